@@ -77,10 +77,7 @@ class NegotiationEnv(AECEnv):
 
     # ----- lifecycle ----------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
-        if seed is not None:
-            for i, agent in enumerate(self.possible_agents):
-                self._action_spaces[agent].seed(seed + i)
-                self._observation_spaces[agent].seed(seed + i)
+        """Start the negotiation over. The rules are deterministic, so ``seed`` changes nothing."""
         self.agents = list(self.possible_agents)
         self.rewards = {a: 0.0 for a in self.agents}
         self._cumulative_rewards = {a: 0.0 for a in self.agents}

@@ -1,0 +1,68 @@
+"""A base for the built-in agents: a strategy proposes, the speaker expresses."""
+from __future__ import annotations
+
+from agents.base import Agent, Observation, ScenarioView
+from agents.llm import CallStats, GenerationOptions
+from agents.speaking import Speaker
+from agents.tactics import acceptable, time_dependent_fraction
+from envs import EKMAN_7, Action
+
+
+class Negotiator(Agent):
+    """Built-in negotiators. ``propose`` is the scripted strategy; with a model backend the model
+    decides instead, steered by ``persona_prompt`` and ``guidance`` (unless ``uses_model`` is False).
+    """
+
+    uses_model = True
+
+    def reset(self, view: ScenarioView, role: str, seed: int) -> None:
+        super().reset(view, role, seed)
+        options = GenerationOptions(temperature=float(self.params.get("temperature", 0.7)),
+                                    max_tokens=int(self.params.get("max_tokens", 160)))
+        self.speaker = Speaker(self.backend, view, seed, options, int(self.params.get("max_retries", 2)))
+
+    @property
+    def call_stats(self) -> CallStats:
+        return self.speaker.stats
+
+    def propose(self, obs: Observation) -> Action:
+        raise NotImplementedError
+
+    def extra_lines(self, obs: Observation, proposal: Action) -> tuple[str, ...]:
+        return ()
+
+    def persona_prompt(self) -> str:
+        return ""
+
+    def guidance(self, obs: Observation, proposal: Action) -> str:
+        return ""
+
+    def model_emotions(self, proposal: Action) -> tuple[str, ...]:
+        """Labels the model may choose from (a single label forces the emotion)."""
+        return EKMAN_7
+
+    def act(self, obs: Observation) -> Action:
+        proposal = self.propose(obs)
+        if self.backend.is_scripted or not self.uses_model:
+            return self.speaker.realise(proposal, obs, self.extra_lines(obs, proposal))
+        return self.speaker.decide(obs, self.persona_prompt(), self.guidance(obs, proposal),
+                                   self.model_emotions(proposal))
+
+
+class TimeDependent(Negotiator):
+    """Concede along ``target + (reservation - target) * t^(1/e)``; accept what beats the next own offer."""
+
+    exponent = 1.0
+
+    def planned_offer(self, obs: Observation) -> int:
+        e = float(self.params.get("exponent", self.exponent))
+        return self.view.at(time_dependent_fraction(obs.progress, e))
+
+    def decide_move(self, obs: Observation, my_next: int, emotion: str = "neutral") -> Action:
+        last_chance = obs.messages_left <= 2 and obs.their_offer is not None and self.view.gain(obs.their_offer) >= 0
+        if acceptable(self.view, obs.their_offer, my_next) or last_chance:
+            return Action.accept(emotion)
+        return Action.offer(my_next, emotion)
+
+    def propose(self, obs: Observation) -> Action:
+        return self.decide_move(obs, self.planned_offer(obs))

@@ -1,0 +1,55 @@
+"""Emotion baselines for the focal role: a uniformly random emotion each turn, or one fixed emotion."""
+from __future__ import annotations
+
+from agents.base import Observation
+from agents.builtin.common import TimeDependent
+from agents.registry import register
+from agents.texts import emotion_style
+from envs import FOCAL, GOEMOTIONS_28, Action, get_taxonomy
+
+
+class EmotionStyled(TimeDependent):
+    """Vanilla's concession schedule with an emotion chosen by ``pick_emotion``."""
+
+    roles = frozenset({FOCAL})
+    exponent = 0.6
+
+    def pick_emotion(self, obs: Observation) -> str:
+        raise NotImplementedError
+
+    def propose(self, obs: Observation) -> Action:
+        return self.decide_move(obs, self.planned_offer(obs), self.pick_emotion(obs))
+
+    def guidance(self, obs: Observation, proposal: Action) -> str:
+        return f"Express {proposal.emotion}: {emotion_style(proposal.emotion)}"
+
+    def model_emotions(self, proposal: Action) -> tuple[str, ...]:
+        return (proposal.emotion,)
+
+
+@register("random-emotion")
+class RandomEmotion(EmotionStyled):
+    """A uniformly random label of the taxonomy (default GoEmotions-28) each turn."""
+
+    name = "random-emotion"
+    description = "Vanilla concession with a uniformly random GoEmotions-28 emotion each turn."
+
+    def pick_emotion(self, obs: Observation) -> str:
+        labels = get_taxonomy(self.params.get("taxonomy", "goemotions-28"))
+        return labels[int(self.rng.integers(len(labels)))]
+
+
+@register("fixed-emotion")
+class FixedEmotion(EmotionStyled):
+    """Always the same emotion (parameter ``emotion``, default anger)."""
+
+    name = "fixed-emotion"
+    description = "Vanilla concession with one fixed emotion (parameter: emotion)."
+
+    def __init__(self, backend=None, **params):
+        super().__init__(backend, **params)
+        if params.get("emotion", "anger") not in GOEMOTIONS_28:
+            raise ValueError(f"fixed-emotion: unknown emotion {params.get('emotion')!r}")
+
+    def pick_emotion(self, obs: Observation) -> str:
+        return self.params.get("emotion", "anger")

@@ -1,0 +1,70 @@
+"""EQ-Negotiator's model of the counterpart: an HMM over its latent disposition.
+
+The sensed emotion (an Ekman-7 distribution) is the observation. The belief is filtered forward
+within a negotiation with soft evidence, so different sensed emotions give different beliefs (the
+original code's emission term cancelled out). Across negotiations the parameters are re-estimated
+with hmmlearn's Baum-Welch on the sensed sequences, blended with the prior.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hmmlearn import hmm
+
+from agents.texts import load_data
+from envs import EKMAN_7
+
+
+class DispositionHMM:
+    """Belief over dispositions, next-emotion prediction and re-estimation across negotiations."""
+
+    def __init__(self, seed: int = 0):
+        cfg = load_data("eq_negotiator.toml")
+        self.states: list[str] = cfg["states"]
+        self.prior = {k: np.asarray(cfg[k], dtype=float) for k in ("start", "transition", "emission")}
+        self.start, self.transition, self.emission = (self.prior[k].copy() for k in ("start", "transition", "emission"))
+        self.prior_weight = cfg["prior_weight"]
+        self.min_sequences, self.max_sequences = cfg["min_sequences_to_refit"], cfg["max_sequences_kept"]
+        self.sequences: list[list[int]] = []
+        self.seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new negotiation: belief at the start distribution, no observations yet."""
+        self.belief = self.start.copy()
+        self.observed: list[int] = []
+
+    def update(self, sensed: dict[str, float]) -> np.ndarray:
+        """One forward-filter step with the sensed emotion as soft evidence; returns the belief."""
+        evidence = np.array([sensed.get(label, 0.0) for label in EKMAN_7])
+        likelihood = self.emission @ evidence
+        predicted = self.belief if not self.observed else self.transition.T @ self.belief
+        posterior = predicted * likelihood
+        self.belief = posterior / posterior.sum() if posterior.sum() > 0 else predicted
+        self.observed.append(int(np.argmax(evidence)))
+        return self.belief
+
+    def predict_state(self) -> np.ndarray:
+        """Disposition distribution at the counterpart's next message."""
+        return self.transition.T @ self.belief
+
+    def predict_emotion(self) -> np.ndarray:
+        """Distribution of the counterpart's next emotion (Ekman-7 order)."""
+        return self.predict_state() @ self.emission
+
+    def end_negotiation(self) -> None:
+        """Keep this negotiation's sequence and re-estimate once there are enough."""
+        if len(self.observed) >= 2:
+            self.sequences = (self.sequences + [self.observed])[-self.max_sequences:]
+        if len(self.sequences) >= self.min_sequences:
+            self._refit()
+        self.reset()
+
+    def _refit(self) -> None:
+        model = hmm.CategoricalHMM(n_components=len(self.states), n_features=len(EKMAN_7), n_iter=10,
+                                   init_params="", random_state=self.seed)
+        model.startprob_, model.transmat_, model.emissionprob_ = self.start, self.transition, self.emission
+        model.fit(np.concatenate(self.sequences).reshape(-1, 1), [len(s) for s in self.sequences])
+        w = self.prior_weight
+        self.start = (1 - w) * model.startprob_ + w * self.prior["start"]
+        self.transition = (1 - w) * model.transmat_ + w * self.prior["transition"]
+        self.emission = (1 - w) * model.emissionprob_ + w * self.prior["emission"]

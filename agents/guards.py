@@ -1,0 +1,66 @@
+"""Harness guards that hold for every agent whatever its model says."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from agents.base import Observation, ScenarioView
+from envs import MAX_MESSAGE_CHARS, Action, sanitize_message
+
+
+@dataclass
+class GuardStats:
+    """How often the guards had to step in during one match."""
+
+    clamped_offers: int = 0
+    blocked_accepts: int = 0
+    redactions: int = 0
+    repaired_emotions: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reservation_pattern(value: int) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\d.]){re.escape(str(value))}(?![\d])")
+
+
+class Guard:
+    """Keeps an agent's actions within its reservation, its messages free of its reservation value."""
+
+    def __init__(self, view: ScenarioView, max_chars: int = MAX_MESSAGE_CHARS):
+        self.view, self.max_chars = view, max_chars
+        self.stats = GuardStats()
+        self._secret = _reservation_pattern(view.reservation)
+
+    def _beyond_reservation(self, value: int) -> bool:
+        return self.view.domain.better(self.view.kind, self.view.reservation, value)
+
+    def _fallback_offer(self, obs: Observation) -> int:
+        return obs.my_offer if obs.my_offer is not None else self.view.target
+
+    def redact(self, message: str) -> str:
+        cleaned, count = self._secret.subn("[withheld]", sanitize_message(message, self.max_chars))
+        self.stats.redactions += count
+        return cleaned[: self.max_chars]
+
+    def apply(self, action: Action, obs: Observation) -> Action:
+        """The action made safe: in range, within reservation, accept only a standing acceptable offer."""
+        emotion = action.emotion
+        if emotion not in self.view.emotions:
+            self.stats.repaired_emotions += 1
+            emotion = "neutral"
+        move, value = action.move, action.value
+        if move == "offer":
+            safe = self.view.domain.clamp(value if value is not None else self._fallback_offer(obs))
+            if self._beyond_reservation(safe):
+                safe = self.view.reservation
+            if safe != value:
+                self.stats.clamped_offers += 1
+            value = safe
+        elif move == "accept":
+            if obs.their_offer is None or self._beyond_reservation(obs.their_offer):
+                self.stats.blocked_accepts += 1
+                move, value = "offer", self._fallback_offer(obs)
+        return Action(move, value if move == "offer" else None, emotion, self.redact(action.message))

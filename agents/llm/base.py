@@ -1,0 +1,108 @@
+"""The backend interface: chat messages in, reply text (and parsed data) out, with token counts."""
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+class BackendError(RuntimeError):
+    """A model call failed after its retries (transport errors, timeouts, server errors)."""
+
+
+class ConfigError(ValueError):
+    """A usage or configuration problem the user must fix (unknown model, unreachable host, ...)."""
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Sampling options for one call; the seed makes a call reproducible."""
+
+    temperature: float = 0.7
+    seed: int = 0
+    max_tokens: int = 160
+    timeout: float = 60.0
+    num_ctx: int = 2048
+
+    def with_seed(self, seed: int) -> "GenerationOptions":
+        return replace(self, seed=seed)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What an agent asks of a backend.
+
+    ``schema`` is a JSON schema the reply must follow (or None for free text). ``hints`` carry
+    the agent's own proposal (domain, role, move, value, emotion, context); the scripted backend
+    realises it as text, model backends ignore it.
+    """
+
+    messages: tuple[dict[str, str], ...]
+    schema: dict[str, Any] | None = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    hints: dict[str, Any] = field(default_factory=dict)
+
+    def cache_key(self, backend: str, model: str) -> str:
+        """A stable digest of everything that determines the reply (hints excluded: they are not a prompt)."""
+        payload = {"backend": backend, "model": model, "options": asdict(self.options) | {"timeout": None},
+                   "messages": list(self.messages), "schema": self.schema}
+        if backend == "scripted":
+            payload["hints"] = self.hints
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A backend's reply with its cost."""
+
+    text: str
+    data: dict[str, Any] | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    model: str
+    cached: bool = False
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in ``text``, or None; never raises."""
+    try:
+        value = json.loads(text)
+        if isinstance(value, dict):
+            return value
+    except (ValueError, RecursionError):
+        pass
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, _ = json.JSONDecoder().raw_decode(text, start)
+            if isinstance(value, dict):
+                return value
+        except (ValueError, RecursionError):
+            pass
+        start = text.find("{", start + 1)
+    return None
+
+
+class Backend(ABC):
+    """Something that answers chat requests. Subclasses set ``kind`` and ``model``."""
+
+    kind: str = "abstract"
+    model: str = ""
+
+    def __init__(self) -> None:
+        self.calls = 0  # model calls actually made (cache hits excluded)
+
+    @abstractmethod
+    def complete(self, request: ChatRequest) -> Completion:
+        """Answer one request."""
+
+    @property
+    def is_scripted(self) -> bool:
+        return self.kind == "scripted"
+
+    def preflight(self) -> None:
+        """Fail fast with a ConfigError if the backend cannot work (default: nothing to check)."""

@@ -1,0 +1,53 @@
+"""Build backends from a plain, picklable spec; one instance per process and spec."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.llm.base import Backend, ConfigError
+from agents.llm.cache import CachedBackend, ResponseCache
+from agents.llm.scripted import ScriptedBackend
+
+BACKENDS = ("scripted", "llama-cpp", "ollama")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Which backend an agent speaks through; plain data so a Ray worker can rebuild it."""
+
+    kind: str = "scripted"
+    model: str | None = None
+    ollama_host: str | None = None
+    cache: bool = True
+    cache_path: str | None = None
+    timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.kind!r}; choose one of {', '.join(BACKENDS)}")
+
+
+_INSTANCES: dict[BackendSpec, Backend] = {}
+
+
+def _build(spec: BackendSpec) -> Backend:
+    if spec.kind == "scripted":
+        return ScriptedBackend()
+    if spec.kind == "llama-cpp":
+        from agents.llm.llama_cpp import LlamaCppBackend
+
+        return LlamaCppBackend(spec.model)
+    from agents.llm.ollama_backend import OllamaBackend
+
+    if not spec.model:
+        raise ConfigError("the ollama backend needs a model name: --model NAME")
+    return OllamaBackend(spec.model, host=spec.ollama_host, timeout=spec.timeout)
+
+
+def make_backend(spec: BackendSpec) -> Backend:
+    """The backend for ``spec`` (model backends wrapped in the response cache unless turned off)."""
+    if spec not in _INSTANCES:
+        backend = _build(spec)
+        if spec.cache and not backend.is_scripted:
+            backend = CachedBackend(backend, ResponseCache(spec.cache_path))
+        _INSTANCES[spec] = backend
+    return _INSTANCES[spec]

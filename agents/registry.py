@@ -1,0 +1,85 @@
+"""The agent registry: short names -> factories, built-ins plus ``arena.agents`` entry-point plugins."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable
+
+from agents.base import Agent
+from agents.llm import BackendSpec, ConfigError, make_backend
+
+ENTRY_POINT_GROUP = "arena.agents"
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """A registered agent: its factory (class or callable) and the package it comes from."""
+
+    name: str
+    factory: Callable[..., Agent]
+    source: str = "eq-arena"
+
+    @property
+    def agent_class(self) -> type[Agent]:
+        return self.factory if isinstance(self.factory, type) else getattr(self.factory, "agent_class", Agent)
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A plain description of an agent, enough for a Ray worker to build it."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    backend: BackendSpec = field(default_factory=BackendSpec)
+    label: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+REGISTRY: dict[str, AgentEntry] = {}
+PLUGIN_ERRORS: dict[str, str] = {}
+_plugins_loaded = False
+
+
+def register(name: str, factory: Callable[..., Agent] | None = None, source: str = "eq-arena"):
+    """Register ``factory`` under ``name``; usable as a class decorator."""
+    def decorate(obj: Callable[..., Agent]) -> Callable[..., Agent]:
+        REGISTRY[name] = AgentEntry(name, obj, source)
+        return obj
+    return decorate(factory) if factory is not None else decorate
+
+
+def load_plugins() -> dict[str, str]:
+    """Load ``arena.agents`` entry points once; a failing plugin is recorded by name, the rest still load."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return PLUGIN_ERRORS
+    _plugins_loaded = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            factory = ep.load()
+        except Exception as exc:  # a broken plugin must not take the others down
+            PLUGIN_ERRORS[ep.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        source = ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
+        REGISTRY.setdefault(ep.name, AgentEntry(ep.name, factory, source))
+    return PLUGIN_ERRORS
+
+
+def get_entry(name: str) -> AgentEntry:
+    """The entry for ``name``, or a ConfigError suggesting close names."""
+    load_plugins()
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known agents: {', '.join(sorted(REGISTRY))}"
+        raise ConfigError(f"unknown agent {name!r}{hint}")
+    return REGISTRY[name]
+
+
+def make_agent(spec: AgentSpec) -> Agent:
+    """Build an agent from its spec."""
+    entry = get_entry(spec.name)
+    return entry.factory(backend=make_backend(spec.backend), **spec.params)
