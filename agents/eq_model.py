@@ -24,6 +24,7 @@ class DispositionHMM:
         self.start, self.transition, self.emission = (self.prior[k].copy() for k in ("start", "transition", "emission"))
         self.prior_weight = cfg["prior_weight"]
         self.min_sequences, self.max_sequences = cfg["min_sequences_to_refit"], cfg["max_sequences_kept"]
+        self.min_observations = cfg["min_observations_to_refit"]
         self.sequences: list[list[int]] = []
         self.seed = seed
         self.reset()
@@ -55,7 +56,8 @@ class DispositionHMM:
         """Keep this negotiation's sequence and re-estimate once there are enough."""
         if len(self.observed) >= 2:
             self.sequences = (self.sequences + [self.observed])[-self.max_sequences:]
-        if len(self.sequences) >= self.min_sequences:
+        enough = sum(len(s) for s in self.sequences) >= self.min_observations
+        if len(self.sequences) >= self.min_sequences and enough:
             self._refit()
         self.reset()
 

@@ -51,6 +51,7 @@ def _vader() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_token(token: str) -> str:
     """A crude lemmatiser: strip common suffixes until the word is in the NRC vocabulary."""
     vocab = _nrc_vocabulary()
@@ -65,13 +66,16 @@ def normalise_token(token: str) -> str:
     return token
 
 
-def _cue_hits(tokens: list[str], cues: dict[str, list[str]]) -> dict[str, float]:
-    hits = dict.fromkeys(cues, 0.0)
-    for label, words in cues.items():
-        exact = {w for w in words if not w.endswith("*")}
-        prefixes = tuple(w[:-1] for w in words if w.endswith("*"))
-        hits[label] = float(sum(1 for t in tokens if t in exact or (prefixes and t.startswith(prefixes))))
-    return hits
+class CueLexicon:
+    """Exact words and word prefixes (``word*``) per label, compiled once."""
+
+    def __init__(self, cues: dict[str, list[str]]):
+        self.exact = {label: frozenset(w for w in words if not w.endswith("*")) for label, words in cues.items()}
+        self.prefixes = {label: tuple(w[:-1] for w in words if w.endswith("*")) for label, words in cues.items()}
+
+    def hits(self, tokens: list[str]) -> dict[str, float]:
+        return {label: float(sum(1 for t in tokens if t in exact or t.startswith(self.prefixes[label])))
+                for label, exact in self.exact.items()}
 
 
 class LexiconSensor:
@@ -80,19 +84,21 @@ class LexiconSensor:
     def __init__(self, use_cues: bool = True):
         self.config = load_data("sensing_lexicon.toml")
         self.use_cues = use_cues
+        self.cues = CueLexicon(self.config["cues"])
+        self._nrc = NRCLex()
+        self.sense = functools.lru_cache(maxsize=4096)(self._sense)  # template messages repeat a lot
 
     def scores(self, text: str) -> dict[str, float]:
         tokens = tokenize(text)
-        nrc = NRCLex()
-        nrc.load_token_list([normalise_token(t) for t in tokens])
-        raw = nrc.raw_emotion_scores
+        self._nrc.load_token_list([normalise_token(t) for t in tokens])
+        raw = self._nrc.raw_emotion_scores
         score = {label: 0.0 for label in EKMAN_7}
         for nrc_label, ekman in NRC_TO_EKMAN.items():
             score[ekman] += raw.get(nrc_label, 0)
         score["joy"] += self.config["trust_to_joy"] * raw.get("trust", 0)
         score["neutral"] = self.config["neutral_prior"]
         if self.use_cues:
-            for label, hits in _cue_hits(tokens, self.config["cues"]).items():
+            for label, hits in self.cues.hits(tokens).items():
                 score[label] += hits
         compound = _vader().polarity_scores(text)["compound"]
         strength = self.config["vader_strength"] * abs(compound)
@@ -105,10 +111,16 @@ class LexiconSensor:
                 score[label] += strength * share
         return score
 
-    def sense(self, text: str, turn: int = 0) -> Distribution:
+    def _sense(self, text: str, turn: int = 0) -> Distribution:
         score = self.scores(text)
         total = sum(score.values())
         return {label: score[label] / total for label in EKMAN_7}
+
+
+@functools.cache
+def shared_lexicon_sensor() -> LexiconSensor:
+    """One lexicon sensor per process, so its memo is shared by every agent and the harness."""
+    return LexiconSensor()
 
 
 class LLMSensor:
@@ -120,7 +132,7 @@ class LLMSensor:
     def __init__(self, speaker, confidence: float = 0.85):
         self.speaker = speaker
         self.confidence = confidence
-        self.fallback = LexiconSensor()
+        self.fallback = shared_lexicon_sensor()
         self.fallbacks = 0
 
     def _validate(self, completion: Completion) -> tuple[str | None, str]:

@@ -77,7 +77,15 @@ class NegotiationEnv(AECEnv):
 
     # ----- lifecycle ----------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
-        """Start the negotiation over. The rules are deterministic, so ``seed`` changes nothing."""
+        """Start the negotiation over. The rules are deterministic, so ``seed`` changes nothing.
+
+        ``options={"scenario": s}`` switches to another scenario of the same domain.
+        """
+        scenario = (options or {}).get("scenario")
+        if scenario is not None:
+            if scenario.domain != self.domain.name:
+                raise ValueError(f"scenario {scenario.id} is not a {self.domain.name} scenario")
+            self.scenario = scenario
         self.agents = list(self.possible_agents)
         self.rewards = {a: 0.0 for a in self.agents}
         self._cumulative_rewards = {a: 0.0 for a in self.agents}

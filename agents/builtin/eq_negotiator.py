@@ -14,7 +14,7 @@ from agents.base import Observation, ScenarioView
 from agents.builtin.common import TimeDependent
 from agents.eq_model import DispositionHMM
 from agents.registry import register
-from agents.sensing import NEGATIVE, LexiconSensor, LLMSensor, argmax_label
+from agents.sensing import NEGATIVE, LLMSensor, argmax_label, shared_lexicon_sensor
 from agents.texts import emotion_style, load_data
 from envs import EKMAN_7, FOCAL, Action, Outcome
 
@@ -40,7 +40,7 @@ class EQNegotiator(TimeDependent):
         self.hmm.reset()
         choice = self.params.get("sensor", "auto")
         use_llm = choice == "llm" or (choice == "auto" and not self.backend.is_scripted)
-        self.sensor = LLMSensor(self.speaker) if use_llm else LexiconSensor()
+        self.sensor = LLMSensor(self.speaker) if use_llm else shared_lexicon_sensor()
         self.sensed: list[str] = []
         self.expressed: list[str] = []
         self.pairs: list[tuple[int, int]] = []

@@ -5,7 +5,7 @@ from agents.base import Observation, ScenarioView
 from agents.builtin.common import Negotiator
 from agents.registry import register
 from agents.response_model import concession_factor
-from agents.sensing import LexiconSensor
+from agents.sensing import shared_lexicon_sensor
 from agents.tactics import acceptable, time_dependent_fraction
 from agents.texts import fill, load_data
 from envs import COUNTERPART, Action
@@ -23,7 +23,7 @@ class Persona(Negotiator):
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
-        self.sensor = LexiconSensor()
+        self.sensor = shared_lexicon_sensor()
         self.conceded = 0.0  # fraction of the way from target to reservation
         self.last_progress = 0.0
         self.last_sensed: dict[str, float] = {}

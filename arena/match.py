@@ -1,0 +1,113 @@
+"""Playing one match: the environment, two agents behind the harness guards, and the match record."""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from agents import Agent, Guard, Observation, ScenarioView, Turn
+from agents.llm import CallStats
+from agents.sensing import argmax_label, shared_lexicon_sensor
+from arena.schedule import MatchSpec, derive_seed
+from envs import COUNTERPART, FOCAL, ROLE_KINDS, NegotiationEnv, Scenario, get_domain
+
+class MatchTimeout(RuntimeError):
+    """A match ran past its wall-clock budget."""
+
+
+def _stats(agent: Agent) -> CallStats:
+    return getattr(agent, "call_stats", None) or CallStats()
+
+
+def _observation(env: NegotiationEnv, kind: str, public: list[Turn]) -> Observation:
+    raw = env.observe(kind)
+    other = COUNTERPART if kind == FOCAL else FOCAL
+    return Observation(turn=len(public), messages_left=int(raw["messages_left"]),
+                       their_offer=env.last_offer[other], my_offer=env.last_offer[kind],
+                       last_message=raw["last_message"], transcript=tuple(public))
+
+
+def _move_record(kind: str, action, before: CallStats, after: CallStats, latency: float) -> dict[str, Any]:
+    return {"role": kind, "move": action.move, "value": action.value, "emotion": action.emotion,
+            "sensed": argmax_label(shared_lexicon_sensor().sense(action.message)) if action.message else "neutral",
+            "message": action.message,
+            "prompt_tokens": after.prompt_tokens - before.prompt_tokens,
+            "completion_tokens": after.completion_tokens - before.completion_tokens,
+            "malformed": after.malformed - before.malformed, "latency_s": round(latency, 4)}
+
+
+def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: NegotiationEnv,
+         timeout_s: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Play one match in ``env`` (any scenario of the same domain) to the end; returns record and transcript."""
+    start = time.perf_counter()
+    env.reset(seed=match.seed, options={"scenario": scenario})
+    max_messages, taxonomy = env.max_messages, env.taxonomy_name
+    guards = {}
+    for kind in ROLE_KINDS:
+        view = ScenarioView.of(scenario, kind, max_messages, taxonomy)
+        agents[kind].reset(view, kind, derive_seed(match.seed, kind))
+        guards[kind] = Guard(view)
+    public: list[Turn] = []
+    transcript: list[dict[str, Any]] = []
+    for kind in env.agent_iter():
+        _, _, terminated, truncated, _ = env.last()
+        if terminated or truncated:
+            env.step(None)
+            continue
+        if time.perf_counter() - start > timeout_s:
+            raise MatchTimeout(f"match ran past its {timeout_s:.0f}s budget after {len(public)} messages")
+        obs = _observation(env, kind, public)
+        before, move_start = copy.copy(_stats(agents[kind])), time.perf_counter()
+        action = guards[kind].apply(agents[kind].act(obs), obs)
+        env.step(action)
+        public.append(Turn(kind, action.move, action.value, action.message))
+        transcript.append(_move_record(kind, action, before, _stats(agents[kind]), time.perf_counter() - move_start))
+    for agent in agents.values():
+        agent.on_outcome(env.outcome)
+    record = outcome_record(match, env, agents, guards)
+    record["duration_s"] = round(time.perf_counter() - start, 4)
+    return record, transcript
+
+
+def base_record(match: MatchSpec) -> dict[str, Any]:
+    domain = get_domain(match.domain)
+    return {"match_id": match.match_id, "session_id": match.session_id, "domain": match.domain,
+            "scenario": match.scenario_id, "split": match.split, "repeat": match.repeat, "seed": match.seed,
+            "focal_agent": match.focal.display_name, "counterpart_agent": match.counterpart.display_name,
+            "focal_role": domain.focal_role, "counterpart_role": domain.counterpart_role,
+            "focal_backend": match.focal.backend.kind, "counterpart_backend": match.counterpart.backend.kind,
+            "focal_model": match.focal.backend.model or "", "counterpart_model": match.counterpart.backend.model or ""}
+
+
+def outcome_record(match: MatchSpec, env: NegotiationEnv, agents: dict[str, Agent],
+                   guards: dict[str, Guard]) -> dict[str, Any]:
+    """The flat row of ``matches.parquet`` for a finished match."""
+    out = env.outcome
+    record = base_record(match) | {
+        "agreement": out.agreement, "value": out.value, "rounds": out.rounds, "ended_by": out.ended_by,
+        "social_welfare": out.social_welfare, "nash_distance": out.nash_distance,
+        "violation": None if out.violation is None else f"{out.violation.agent}.{out.violation.field}: {out.violation.reason}",
+        "error": None, "attempts": 1}
+    for kind in ROLE_KINDS:
+        stats, guard = _stats(agents[kind]), guards[kind].stats
+        record |= {f"{kind}_utility": out.utility[kind], f"{kind}_savings": out.savings[kind],
+                   f"{kind}_malformed": stats.malformed, f"{kind}_retries": stats.retries,
+                   f"{kind}_fallbacks": stats.fallbacks, f"{kind}_requests": stats.requests,
+                   f"{kind}_cache_hits": stats.cache_hits, f"{kind}_prompt_tokens": stats.prompt_tokens,
+                   f"{kind}_completion_tokens": stats.completion_tokens,
+                   f"{kind}_redactions": guard.redactions, f"{kind}_clamped_offers": guard.clamped_offers,
+                   f"{kind}_blocked_accepts": guard.blocked_accepts}
+    return record
+
+
+def error_record(match: MatchSpec, error: str, attempts: int) -> dict[str, Any]:
+    """The row for a match that failed every attempt: no outcome, never a loss for either side."""
+    record = base_record(match) | {"agreement": None, "value": None, "rounds": None, "ended_by": "error",
+                                   "social_welfare": None, "nash_distance": None, "violation": None,
+                                   "error": error, "attempts": attempts, "duration_s": None}
+    for kind in ROLE_KINDS:
+        record |= {f"{kind}_{k}": None for k in ("utility", "savings")}
+        record |= {f"{kind}_{k}": 0 for k in ("malformed", "retries", "fallbacks", "requests", "cache_hits",
+                                               "prompt_tokens", "completion_tokens", "redactions",
+                                               "clamped_offers", "blocked_accepts")}
+    return record

@@ -1,0 +1,45 @@
+"""Starting Ray: a local instance bound to 127.0.0.1 only, or joining an existing cluster."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+
+
+def llm_resource(host: str) -> str:
+    """The custom Ray resource that caps concurrent requests to one LLM server."""
+    return "llm_slot_" + hashlib.sha1(host.encode()).hexdigest()[:10]
+
+
+def start_ray(num_cpus: int, resources: dict[str, float] | None = None, address: str | None = None) -> str | None:
+    """Start (or join) Ray; returns the temp dir to remove afterwards, if we made one."""
+    import ray
+
+    if ray.is_initialized():
+        return None
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return None
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # makes a local instance use 127.0.0.1
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    temp_dir = tempfile.mkdtemp(prefix="ar", dir="/tmp")  # short: Ray's socket paths have a length limit
+    ray.init(num_cpus=num_cpus, resources=resources or {}, include_dashboard=False, _temp_dir=temp_dir,
+             _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
+    return temp_dir
+
+
+def stop_ray(temp_dir: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    if temp_dir:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def node_addresses() -> list[str]:
+    """The addresses every Ray node advertises (for checking the loopback binding)."""
+    import ray
+
+    return [node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")]

@@ -1,0 +1,168 @@
+"""Running a tournament: sessions of matches, in-process or on Ray, written durably as they finish."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+from agents import Agent, load_plugins, make_agent
+from agents.llm import ConfigError, make_backend
+from agents.llm.ollama_backend import resolve_host
+from arena.match import error_record, play
+from arena.ray_local import llm_resource, start_ray, stop_ray
+from arena.schedule import Session, build_sessions
+from arena.spec import TournamentSpec
+from arena.storage import RunStore
+from envs import COUNTERPART, FOCAL, NegotiationEnv, Scenario, load_scenarios
+
+Result = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class PlaySettings:
+    """How matches are played (everything except who plays whom)."""
+
+    max_messages: int
+    taxonomy: str
+    converge_within: int | None
+    timeout_s: float
+    retries: int
+
+
+@functools.cache
+def _scenario_index(domain: str) -> dict[str, Scenario]:
+    return {s.id: s for s in load_scenarios(domain, "all")}
+
+
+def _learns(agent: Agent) -> bool:
+    return type(agent).on_outcome is not Agent.on_outcome
+
+
+def run_session(session: Session, settings: PlaySettings, skip: frozenset[str]) -> list[Result]:
+    """Play a session's matches with one pair of agent instances; finished ones in ``skip`` are not
+    returned (agents that learn across negotiations replay them, so they learn the same sequence)."""
+    load_plugins()
+    agents = {FOCAL: make_agent(session.focal), COUNTERPART: make_agent(session.counterpart)}
+    replay = any(_learns(a) for a in agents.values())
+    first = _scenario_index(session.domain)[session.matches[0].scenario_id]
+    env = NegotiationEnv(first, max_messages=settings.max_messages, taxonomy=settings.taxonomy,
+                         converge_within=settings.converge_within)
+    results = []
+    for match in session.matches:
+        if match.match_id in skip and not replay:
+            continue
+        scenario = _scenario_index(match.domain)[match.scenario_id]
+        error = ""
+        for attempt in range(1, settings.retries + 2):
+            try:
+                record, transcript = play(match, scenario, agents, env, settings.timeout_s)
+                record["attempts"] = attempt
+                break
+            except ConfigError:
+                raise
+            except Exception as exc:  # a failed match is recorded, never a loss for either side
+                error = f"{type(exc).__name__}: {exc}"
+        else:
+            record, transcript = error_record(match, error, settings.retries + 1), []
+        if match.match_id not in skip:
+            results.append((record, transcript))
+    return results
+
+
+def _in_process(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings) -> Iterator[list[Result]]:
+    for session, skip in jobs:
+        yield run_session(session, settings, skip)
+
+
+def _session_resources(session: Session, spec: TournamentSpec) -> dict[str, float]:
+    hosts = {resolve_host(a.backend.ollama_host) for a in (session.focal, session.counterpart)
+             if a.backend.kind == "ollama"}
+    return {llm_resource(h): 1 for h in hosts}
+
+
+def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
+            spec: TournamentSpec) -> Iterator[list[Result]]:
+    import ray
+
+    hosts = {resolve_host(a.backend.ollama_host) for a in spec.agents if a.backend.kind == "ollama"}
+    temp_dir = start_ray(spec.workers, {llm_resource(h): spec.llm_parallel for h in hosts}, spec.ray_address)
+    try:
+        available = ray.cluster_resources()
+        task = ray.remote(max_retries=2)(run_session)
+        pending = {}
+        for session, skip in jobs:
+            resources = {k: v for k, v in _session_resources(session, spec).items() if k in available}
+            pending[task.options(num_cpus=1, resources=resources).remote(session, settings, skip)] = (session, skip)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            session, skip = pending.pop(done[0])
+            try:
+                yield ray.get(done[0])
+            except ray.exceptions.RayError as exc:
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, ConfigError):
+                    raise cause from None
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                yield [(error_record(m, reason, 1), []) for m in session.matches if m.match_id not in skip]
+    finally:
+        stop_ray(temp_dir)
+
+
+def fingerprint(spec: TournamentSpec) -> str:
+    """What decides the set of matches and their outcomes (not how they are executed)."""
+    keys = ("agents", "domains", "split", "scenarios", "repeats", "seed", "max_messages", "taxonomy", "converge_within")
+    data = {k: v for k, v in asdict(spec).items() if k in keys}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _check_resume(out: Path, spec: TournamentSpec) -> None:
+    marker = out / "fingerprint.txt"
+    if marker.exists() and marker.read_text().strip() != fingerprint(spec):
+        raise ConfigError(f"{out} holds a different tournament; use another --out or the same settings to resume")
+    marker.write_text(fingerprint(spec) + "\n")
+    (out / "tournament.toml").write_text(spec.to_toml(), encoding="utf-8")
+
+
+def preflight(spec: TournamentSpec) -> None:
+    """Fail fast on backends that cannot work (unreachable Ollama host, missing model)."""
+    seen = set()
+    for agent in spec.agents:
+        if agent.backend.kind != "scripted" and agent.backend not in seen:
+            seen.add(agent.backend)
+            make_backend(agent.backend).preflight()
+
+
+def run_tournament(spec: TournamentSpec, out: str | Path,
+                   on_result: Callable[[dict[str, Any]], None] | None = None,
+                   on_start: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Run (or resume) a tournament into ``out``; returns the match table."""
+    spec.validate()
+    out = Path(out)
+    store = RunStore(out)
+    try:
+        _check_resume(out, spec)
+        sessions = build_sessions(spec)
+        done = store.finished
+        jobs = [(s, frozenset(m.match_id for m in s.matches if m.match_id in done)) for s in sessions]
+        jobs = [(s, skip) for s, skip in jobs if len(skip) < len(s.matches)]
+        total = sum(len(s.matches) for s in sessions)
+        if on_start:
+            on_start(total, total - sum(len(s.matches) - len(skip) for s, skip in jobs))
+        if jobs:
+            preflight(spec)
+        settings = PlaySettings(spec.max_messages, spec.taxonomy, spec.converge_within, spec.match_timeout,
+                                spec.match_retries)
+        stream = _in_process(jobs, settings) if spec.workers == 0 else _on_ray(jobs, settings, spec)
+        for results in stream:
+            for record, transcript in results:
+                store.append(record, transcript)
+                if on_result:
+                    on_result(record)
+        return store.finalize()
+    finally:
+        store.close()

@@ -1,0 +1,128 @@
+"""The tournament specification: from a TOML file and CLI flags (flags win), saved with the results."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from agents import REGISTRY, AgentSpec, get_entry
+from agents.llm import BACKENDS, BackendSpec, ConfigError
+from envs import DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, DOMAINS, SPLITS, TAXONOMIES
+
+BUILTIN_DEFAULT_AGENTS = ("vanilla", "eq-negotiator", "random-emotion", "boulware", "conceder", "linear",
+                          "tit-for-tat", "vanilla-counterpart", "cheating", "threatening", "victim")
+
+
+@dataclass
+class TournamentSpec:
+    """Everything that determines a tournament's matches and how they are played."""
+
+    agents: list[AgentSpec] = field(default_factory=list)
+    domains: list[str] = field(default_factory=lambda: list(DOMAINS))
+    split: str = "test"
+    scenarios: int | None = None
+    repeats: int = 1
+    seed: int = 0
+    max_messages: int = DEFAULT_MAX_MESSAGES
+    taxonomy: str = DEFAULT_TAXONOMY
+    converge_within: int | None = None
+    backend: str = "scripted"
+    model: str | None = None
+    ollama_host: str | None = None
+    temperature: float = 0.7
+    max_tokens: int = 160
+    llm_timeout: float = 60.0
+    cache: bool = True
+    workers: int = 2
+    ray_address: str | None = None
+    llm_parallel: int = 1
+    match_timeout: float = 600.0
+    match_retries: int = 1
+
+    def validate(self) -> "TournamentSpec":
+        """Raise a ConfigError naming the first bad value."""
+        for d in self.domains:
+            if d not in DOMAINS:
+                raise ConfigError(f"unknown domain {d!r}; known domains: {', '.join(DOMAINS)}")
+        if not self.domains:
+            raise ConfigError("no domains selected")
+        checks = [(self.split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, got {self.split!r}"),
+                  (self.scenarios is None or self.scenarios >= 1, "--scenarios must be at least 1"),
+                  (self.repeats >= 1, "--repeats must be at least 1"),
+                  (self.max_messages >= 2, "--max-messages must be at least 2"),
+                  (self.workers >= 0, "--workers must be 0 (in-process) or more"),
+                  (self.llm_parallel >= 1, "--llm-parallel must be at least 1"),
+                  (self.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}"),
+                  (self.taxonomy in TAXONOMIES, f"taxonomy must be one of {', '.join(TAXONOMIES)}"),
+                  (self.match_retries >= 0, "match_retries must be 0 or more"),
+                  (bool(self.agents), "no agents selected")]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        labels = [a.display_name for a in self.agents]
+        duplicates = sorted({x for x in labels if labels.count(x) > 1})
+        if duplicates:
+            raise ConfigError(f"agents listed twice: {', '.join(duplicates)} (give each a distinct label)")
+        for agent in self.agents:
+            get_entry(agent.name)
+        return self
+
+    def to_toml(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if v is not None and k != "agents"}
+        data["agents"] = [{k: v for k, v in asdict(a).items() if v not in (None, {})} for a in self.agents]
+        for agent in data["agents"]:
+            agent["backend"] = {k: v for k, v in agent["backend"].items() if v is not None}
+        return tomli_w.dumps(data)
+
+
+def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:
+    if isinstance(table, str):
+        return AgentSpec(table)
+    unknown = set(table) - {"name", "params", "backend", "label"}
+    if unknown or "name" not in table:
+        raise ConfigError(f"agent entry {table!r}: needs 'name'; allowed keys are name, params, backend, label")
+    backend = table.get("backend", {})
+    backend = BackendSpec(**backend) if isinstance(backend, dict) else BackendSpec(kind=str(backend))
+    return AgentSpec(table["name"], dict(table.get("params", {})), backend, table.get("label"))
+
+
+def load_spec_file(path: str | Path) -> dict[str, Any]:
+    """Read a tournament TOML file into spec fields."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    known = {f.name for f in fields(TournamentSpec)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown keys {', '.join(unknown)}")
+    if "agents" in data:
+        data["agents"] = [_agent_from_table(a) for a in data["agents"]]
+    return data
+
+
+def resolve_backends(spec: TournamentSpec, explicit: set[str]) -> TournamentSpec:
+    """Give agents without their own backend the tournament's default backend, model and options."""
+    resolved = []
+    for agent in spec.agents:
+        backend = agent.backend
+        if backend == BackendSpec() or "backend" in explicit:
+            backend = BackendSpec(kind=spec.backend, model=spec.model, ollama_host=spec.ollama_host,
+                                  cache=spec.cache, timeout=spec.llm_timeout)
+        elif not spec.cache:
+            backend = replace(backend, cache=False)
+        params = dict(agent.params)
+        if backend.kind != "scripted":
+            params.setdefault("temperature", spec.temperature)
+            params.setdefault("max_tokens", spec.max_tokens)
+        resolved.append(replace(agent, backend=backend, params=params))
+    return replace(spec, agents=resolved)
+
+
+def default_agents() -> list[AgentSpec]:
+    return [AgentSpec(name) for name in BUILTIN_DEFAULT_AGENTS if name in REGISTRY]
