@@ -1,0 +1,101 @@
+"""The ``arena`` command line: tournament, agents, domains, show, replay, leaderboard, plot, train."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+
+from agents.llm import ConfigError
+from arena import commands
+from arena.spec import TournamentSpec
+
+EXIT_USAGE = 2
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _tournament_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tournament", help="run (or resume) a role-balanced round-robin tournament")
+    p.add_argument("--config", metavar="FILE", help="tournament TOML file (flags override it)")
+    p.add_argument("--agents", type=_csv, help="comma-separated registry names (default: all built-ins)")
+    p.add_argument("--domains", type=_csv, help="comma-separated domains (default: all four)")
+    p.add_argument("--split", choices=["train", "test", "all"])
+    p.add_argument("--scenarios", type=int, metavar="N", help="the first N scenarios of the split")
+    p.add_argument("--repeats", type=int, metavar="R")
+    p.add_argument("--seed", type=int, metavar="S")
+    p.add_argument("--max-messages", type=int, metavar="N")
+    p.add_argument("--backend", choices=["scripted", "llama-cpp", "ollama"],
+                   help="default backend for agents that do not set their own (default: scripted)")
+    p.add_argument("--model", metavar="NAME", help="model name (ollama) or GGUF path (llama-cpp)")
+    p.add_argument("--ollama-host", metavar="URL", help="Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
+    p.add_argument("--workers", type=int, metavar="N", help="Ray workers (0 runs everything in-process)")
+    p.add_argument("--ray-address", metavar="ADDR", help="join an existing Ray cluster")
+    p.add_argument("--llm-parallel", type=int, metavar="N", help="concurrent requests per LLM server (default 1)")
+    p.add_argument("--no-cache", action="store_true", help="do not use the on-disk response cache")
+    p.add_argument("--out", metavar="DIR", help="output directory (default runs/<timestamp>); reuse it to resume")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the final leaderboard")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arena", description="Negotiation tournaments between emotion-aware agents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _tournament_parser(sub)
+    sub.add_parser("agents", help="list the registered agents (built-ins and plugins)")
+    sub.add_parser("domains", help="list the negotiation domains")
+    p = sub.add_parser("show", help="summarise a run")
+    p.add_argument("run")
+    p = sub.add_parser("replay", help="print one match's transcript")
+    p.add_argument("run")
+    p.add_argument("match_id")
+    p = sub.add_parser("leaderboard", help="ratings and metrics of a run")
+    p.add_argument("run")
+    p.add_argument("--method", choices=["bt", "elo"], default="bt")
+    p.add_argument("--view", choices=["head-to-head", "same-role"], default="head-to-head")
+    p.add_argument("--by", choices=["domain"], default=None)
+    p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--metrics", action="store_true", help="print the negotiation metrics table instead")
+    p = sub.add_parser("plot", help="write the leaderboard plots of a run")
+    p.add_argument("run")
+    p.add_argument("--out", metavar="DIR")
+    return parser
+
+
+def spec_overrides(args: argparse.Namespace) -> dict:
+    """The tournament fields given on the command line."""
+    names = {f.name for f in fields(TournamentSpec)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if args.no_cache:
+        values["cache"] = False
+    if args.agents is not None:
+        values["agents"] = args.agents
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "tournament":
+            out = args.out or str(Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+            return commands.tournament(args.config, spec_overrides(args), out, args.bootstrap, args.quiet)
+        return commands.dispatch(args)
+    except ConfigError as exc:
+        print(f"arena: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        print(f"arena: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("arena: interrupted; finished matches are saved, rerun with the same --out to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

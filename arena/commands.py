@@ -1,0 +1,167 @@
+"""What each ``arena`` subcommand does (the parser lives in cli.py)."""
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+import leaderboards
+from agents import REGISTRY, AgentSpec, load_plugins
+from agents.llm import ConfigError
+from agents.registry import PLUGIN_ERRORS
+from arena.runner import run_tournament
+from arena.spec import TournamentSpec, default_agents, load_spec_file, resolve_backends
+from arena.storage import load_matches, load_transcript
+from envs import DOMAINS
+
+
+def build_spec(config: str | None, overrides: dict[str, Any]) -> TournamentSpec:
+    """File values, then flags; agents named on the command line replace the file's list."""
+    values = load_spec_file(config) if config else {}
+    values.update({k: v for k, v in overrides.items() if k != "agents"})
+    if "agents" in overrides:
+        by_name = {a.display_name: a for a in values.get("agents", [])}
+        values["agents"] = [by_name.get(name, AgentSpec(name)) for name in overrides["agents"]]
+    values.setdefault("agents", default_agents())
+    try:
+        spec = TournamentSpec(**values)
+    except TypeError as exc:
+        raise ConfigError(f"bad tournament settings: {exc}") from None
+    return resolve_backends(spec, set(overrides)).validate()
+
+
+class Progress:
+    """A progress bar with ETA and live counts of finished, errored and agreed matches."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+        self.errored = self.agreed = 0
+
+    def start(self, total: int, already: int) -> None:
+        if already:
+            print(f"resuming: {already} of {total} matches already finished")
+        if not self.quiet:
+            self.bar = tqdm(total=total, initial=already, unit="match", dynamic_ncols=True)
+
+    def update(self, record: dict[str, Any]) -> None:
+        self.errored += bool(record.get("error"))
+        self.agreed += bool(record.get("agreement"))
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(agreed=self.agreed, errored=self.errored, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstrap: int, quiet: bool) -> int:
+    spec = build_spec(config, overrides)
+    progress = Progress(quiet)
+    try:
+        matches = run_tournament(spec, out, on_result=progress.update, on_start=progress.start)
+    finally:
+        progress.close()
+    print(f"\n{len(matches)} matches in {out} ({progress.errored} errored this run)")
+    print_leaderboard(leaderboards.leaderboard(matches, bootstrap=bootstrap), "table")
+    written = leaderboards.write_report(matches, Path(out) / "report", bootstrap=bootstrap)
+    if written:
+        print(f"leaderboard and plots written to {Path(out) / 'report'}")
+    return 0
+
+
+def print_leaderboard(table: pd.DataFrame, fmt: str) -> None:
+    columns = [c for c in ("domain", "rank", "agent", "rating", "lower", "upper", "battles") if c in table]
+    table = table[columns].round(1) if not table.empty else table
+    if fmt == "csv":
+        print(table.to_csv(index=False), end="")
+    elif fmt == "json":
+        print(table.to_json(orient="records", indent=2))
+    elif fmt == "markdown":
+        print(table.to_markdown(index=False))
+    else:
+        print(table.to_string(index=False))
+
+
+def list_agents() -> int:
+    load_plugins()
+    rows = []
+    for name in sorted(REGISTRY):
+        entry = REGISTRY[name]
+        cls = entry.agent_class
+        roles = ", ".join(sorted(cls.roles)) + ("" if cls.domains is None else f" ({', '.join(sorted(cls.domains))})")
+        rows.append({"name": name, "roles": roles, "source": entry.source,
+                     "description": textwrap.shorten(cls.description or (cls.__doc__ or ""), 70)})
+    print(pd.DataFrame(rows).to_string(index=False))
+    for name, error in sorted(PLUGIN_ERRORS.items()):
+        print(f"plugin {name!r} failed to load: {error}")
+    return 0
+
+
+def list_domains() -> int:
+    rows = [{"domain": d.name, "focal": d.focal_role, "counterpart": d.counterpart_role,
+             "issue": f"{d.issue} ({d.unit})", "range": f"{d.low}..{d.high}", "focal prefers": d.focal_prefers}
+            for d in DOMAINS.values()]
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def show(run: str) -> int:
+    m = load_matches(run)
+    ok = m[m["error"].isna()]
+    print(f"run {run}: {len(m)} matches, {len(m) - len(ok)} errored, domains {', '.join(sorted(m['domain'].unique()))}")
+    print(f"agreement rate {ok['agreement'].astype(float).mean():.3f}, mean rounds {ok['rounds'].mean():.1f}")
+    print(ok.groupby("ended_by").size().rename("matches").to_string())
+    print()
+    print(leaderboards.metrics_table(m).round(3).to_string(index=False))
+    return 0
+
+
+def replay(run: str, match_id: str) -> int:
+    m = load_matches(run)
+    row = m[m["match_id"] == match_id]
+    if row.empty:
+        close = m[m["match_id"].str.contains(match_id.split("/")[-1], regex=False)]["match_id"].head(3).tolist()
+        raise KeyError(f"no match {match_id!r} in {run}" + (f"; similar: {', '.join(close)}" if close else ""))
+    r = row.iloc[0]
+    print(f"{r['match_id']}  ({r['focal_agent']} as {r['focal_role']} vs {r['counterpart_agent']} as {r['counterpart_role']})")
+    for i, move in enumerate(load_transcript(run, match_id), 1):
+        who = r["focal_role"] if move["role"] == "focal" else r["counterpart_role"]
+        value = f" {move['value']}" if move["value"] is not None else ""
+        print(f"{i:2d}. {who} [{move['emotion']} -> sensed {move['sensed']}] {move['move']}{value}")
+        print(textwrap.indent(textwrap.fill(move["message"], 96), "      "))
+    print(f"-- ended by {r['ended_by']}, value {r['value']}, utilities focal {r['focal_utility']} / counterpart {r['counterpart_utility']}")
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "agents":
+        return list_agents()
+    if args.command == "domains":
+        return list_domains()
+    if args.command == "show":
+        return show(args.run)
+    if args.command == "replay":
+        return replay(args.run, args.match_id)
+    matches = load_matches(args.run)
+    if args.command == "leaderboard":
+        if args.metrics:
+            table = leaderboards.metrics_table(matches).round(3)
+            print(table.to_markdown(index=False) if args.format == "markdown" else table.to_string(index=False))
+            return 0
+        table = leaderboards.leaderboard(matches, args.method, args.view, args.by, bootstrap=args.bootstrap)
+        print_leaderboard(table, args.format)
+        if table.attrs.get("errored_excluded"):
+            print(f"({table.attrs['errored_excluded']} errored matches excluded)")
+        return 0
+    if args.command == "plot":
+        out = Path(args.out or Path(args.run) / "report")
+        for path in leaderboards.write_report(matches, out):
+            print(path)
+        return 0
+    raise ConfigError(f"unknown command {args.command!r}")
