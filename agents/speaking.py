@@ -15,7 +15,7 @@ from agents.llm import (Backend, CallStats, Completion, GenerationOptions, actio
 from envs import EKMAN_7, Action
 
 MAX_PROMPT_TURNS = 8
-LLM_MESSAGE_CHARS = 240
+LLM_MESSAGE_CHARS = 200
 
 
 def turn_seed(seed: int, turn: int, salt: str = "") -> int:

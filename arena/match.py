@@ -92,6 +92,7 @@ def outcome_record(match: MatchSpec, env: NegotiationEnv, agents: dict[str, Agen
         stats, guard = _stats(agents[kind]), guards[kind].stats
         record |= {f"{kind}_utility": out.utility[kind], f"{kind}_savings": out.savings[kind],
                    f"{kind}_malformed": stats.malformed, f"{kind}_retries": stats.retries,
+                   f"{kind}_transport_retries": stats.transport_retries,
                    f"{kind}_fallbacks": stats.fallbacks, f"{kind}_requests": stats.requests,
                    f"{kind}_cache_hits": stats.cache_hits, f"{kind}_prompt_tokens": stats.prompt_tokens,
                    f"{kind}_completion_tokens": stats.completion_tokens,
@@ -107,7 +108,7 @@ def error_record(match: MatchSpec, error: str, attempts: int) -> dict[str, Any]:
                                    "error": error, "attempts": attempts, "duration_s": None}
     for kind in ROLE_KINDS:
         record |= {f"{kind}_{k}": None for k in ("utility", "savings")}
-        record |= {f"{kind}_{k}": 0 for k in ("malformed", "retries", "fallbacks", "requests", "cache_hits",
+        record |= {f"{kind}_{k}": 0 for k in ("malformed", "retries", "transport_retries", "fallbacks", "requests", "cache_hits",
                                                "prompt_tokens", "completion_tokens", "redactions",
                                                "clamped_offers", "blocked_accepts")}
     return record

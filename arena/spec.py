@@ -33,7 +33,7 @@ class TournamentSpec:
     model: str | None = None
     ollama_host: str | None = None
     temperature: float = 0.7
-    max_tokens: int = 160
+    max_tokens: int = 256
     llm_timeout: float = 60.0
     cache: bool = True
     workers: int = 2

@@ -18,7 +18,7 @@ class Negotiator(Agent):
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
         options = GenerationOptions(temperature=float(self.params.get("temperature", 0.7)),
-                                    max_tokens=int(self.params.get("max_tokens", 160)))
+                                    max_tokens=int(self.params.get("max_tokens", 256)))
         self.speaker = Speaker(self.backend, view, seed, options, int(self.params.get("max_retries", 2)))
 
     @property

@@ -65,6 +65,7 @@ class Completion:
     latency_s: float
     model: str
     cached: bool = False
+    transport_retries: int = 0
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """The embedded backend: a GGUF model in-process through llama-cpp-python (SmolLM2 by default)."""
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import json
@@ -50,6 +51,14 @@ def load_model(path: Path, n_ctx: int, n_threads: int) -> Any:
                 raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
             _MODELS[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         return _MODELS[key]
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free models before interpreter teardown (their destructor fails once modules are gone)."""
+    for model in _MODELS.values():
+        model.close()
+    _MODELS.clear()
 
 
 @functools.lru_cache(maxsize=64)

@@ -32,7 +32,6 @@ class OllamaBackend(Backend):
         self.model, self.host = model, resolve_host(host)
         self.timeout, self.keep_alive = timeout, keep_alive
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
-        self.retries = 0  # transport retries made, for the record
         self._client = ollama.Client(host=self.host, timeout=timeout)
 
     def preflight(self) -> None:
@@ -56,6 +55,7 @@ class OllamaBackend(Backend):
 
     def complete(self, request: ChatRequest) -> Completion:
         start = time.perf_counter()
+        retries = 0
         for attempt in range(self.max_retries + 1):
             try:
                 reply = self._chat(request)
@@ -71,11 +71,11 @@ class OllamaBackend(Backend):
                 if attempt == self.max_retries:
                     raise BackendError(f"Ollama at {self.host} failed after {attempt + 1} tries: "
                                        f"{type(exc).__name__}: {exc}") from None
-            self.retries += 1
+            retries += 1
             time.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
         self.calls += 1
         text = reply.message.content or ""
         return Completion(
             text=text, data=parse_json_object(text) if request.schema is not None else None,
             prompt_tokens=int(reply.prompt_eval_count or 0), completion_tokens=int(reply.eval_count or 0),
-            latency_s=time.perf_counter() - start, model=reply.model or self.model)
+            latency_s=time.perf_counter() - start, model=reply.model or self.model, transport_retries=retries)

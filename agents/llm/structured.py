@@ -19,6 +19,7 @@ class CallStats:
     requests: int = 0
     cache_hits: int = 0
     retries: int = 0
+    transport_retries: int = 0
     malformed: int = 0
     fallbacks: int = 0
     prompt_tokens: int = 0
@@ -28,6 +29,7 @@ class CallStats:
     def record(self, completion: Completion) -> None:
         self.requests += 1
         self.cache_hits += int(completion.cached)
+        self.transport_retries += completion.transport_retries
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         self.latency_s += completion.latency_s

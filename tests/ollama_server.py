@@ -1,0 +1,117 @@
+"""A loopback HTTP server speaking Ollama's API (/api/chat, /api/tags, /api/show, /api/version).
+
+There is no Ollama server on this machine, so the ollama backend is tested at the protocol
+boundary: the official client talks to this server, which answers with the real SmolLM2 model
+through llama.cpp. Faults can be queued: "slow:SECONDS", "500", "503", "badjson" (a body that is
+not JSON), "badcontent" (a reply that is not the requested JSON), "drop" (close without answer).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from agents.llm import ChatRequest, GenerationOptions
+from agents.llm.llama_cpp import DEFAULT_MODEL, LlamaCppBackend
+
+MODEL_NAME = "smollm2:135m"
+
+
+class FakeOllama:
+    """Start with ``with FakeOllama() as server:``; ``server.host`` is the URL, ``server.faults`` a queue."""
+
+    def __init__(self, model_name: str = MODEL_NAME):
+        self.model_name = model_name
+        self.faults: collections.deque[str] = collections.deque()
+        self.requests: list[str] = []
+        self.backend = LlamaCppBackend(DEFAULT_MODEL)
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.host = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> "FakeOllama":
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def chat(self, body: dict) -> dict:
+        options = body.get("options") or {}
+        fmt = body.get("format")
+        request = ChatRequest(tuple(body["messages"]), fmt if isinstance(fmt, dict) else None,
+                              GenerationOptions(temperature=options.get("temperature", 0.7), seed=options.get("seed", 0),
+                                                max_tokens=options.get("num_predict", 128)))
+        with self.lock:
+            completion = self.backend.complete(request)
+        return {"model": body["model"], "created_at": "2026-11-23T00:00:00Z",
+                "message": {"role": "assistant", "content": completion.text}, "done": True, "done_reason": "stop",
+                "prompt_eval_count": completion.prompt_tokens, "eval_count": completion.completion_tokens}
+
+    def model_entry(self) -> dict:
+        return {"name": self.model_name, "model": self.model_name, "modified_at": "2026-11-23T00:00:00Z",
+                "size": 98362432, "digest": "sha256:" + "0" * 64,
+                "details": {"format": "gguf", "family": "llama", "parameter_size": "135M", "quantization_level": "Q4_1"}}
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, status: int, payload: dict | str) -> None:
+                body = payload if isinstance(payload, str) else json.dumps(payload)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                if self.path == "/api/tags":
+                    self._send(200, {"models": [server.model_entry()]})
+                elif self.path == "/api/version":
+                    self._send(200, {"version": "0.0.0-loopback"})
+                else:
+                    self._send(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                server.requests.append(self.path)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self.path == "/api/show":
+                    if body.get("model") != server.model_name:
+                        return self._send(404, {"error": f"model '{body.get('model')}' not found"})
+                    return self._send(200, {"modelfile": f"FROM {server.model_name}", "parameters": "",
+                                            "template": "{{ .Prompt }}", "details": server.model_entry()["details"],
+                                            "model_info": {"general.architecture": "llama"}})
+                if self.path != "/api/chat":
+                    return self._send(404, {"error": "not found"})
+                if body.get("model") != server.model_name:
+                    return self._send(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
+                fault = server.faults.popleft() if server.faults else ""
+                if fault.startswith("slow:"):
+                    time.sleep(float(fault.split(":")[1]))
+                elif fault in ("500", "503"):
+                    return self._send(int(fault), {"error": "server busy" if fault == "503" else "internal error"})
+                elif fault == "badjson":
+                    return self._send(200, "{this is not json")
+                elif fault == "drop":
+                    self.close_connection = True
+                    return
+                reply = server.chat(body)
+                if fault == "badcontent":
+                    reply["message"]["content"] = "Sure! Here is my answer: ninety days, take it or leave it."
+                self._send(200, reply)
+
+        return Handler
