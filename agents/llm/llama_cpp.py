@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
 import importlib.util
 import json
 import threading
@@ -55,10 +56,10 @@ def load_model(path: Path, n_ctx: int, n_threads: int) -> Any:
 
 @atexit.register
 def _close_models() -> None:
-    """Free models before interpreter teardown (their destructor fails once modules are gone)."""
-    for model in _MODELS.values():
-        model.close()
+    """Let models be freed by their own destructor while modules still exist (it fails at teardown)."""
     _MODELS.clear()
+    _grammar.cache_clear()
+    gc.collect()
 
 
 @functools.lru_cache(maxsize=64)
