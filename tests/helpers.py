@@ -1,0 +1,17 @@
+"""Small helpers for tests: play one match between two agents outside the tournament runner."""
+from __future__ import annotations
+
+from agents import AgentSpec, make_agent
+from arena.match import play
+from arena.schedule import MatchSpec
+from envs import COUNTERPART, FOCAL, NegotiationEnv, Scenario
+
+
+def play_pair(focal: AgentSpec, counterpart: AgentSpec, scenario: Scenario, seed: int = 7, max_messages: int = 30,
+              agents=None):
+    """Play one match; returns (record, transcript, agents)."""
+    agents = agents or {FOCAL: make_agent(focal), COUNTERPART: make_agent(counterpart)}
+    match = MatchSpec(f"{scenario.id}/t", "t", scenario.domain, scenario.id, scenario.split, 0, seed, focal, counterpart)
+    env = NegotiationEnv(scenario, max_messages=max_messages)
+    record, transcript = play(match, scenario, agents, env, timeout_s=600)
+    return record, transcript, agents
