@@ -14,15 +14,19 @@ def llm_resource(host: str) -> str:
 
 def start_ray(num_cpus: int, resources: dict[str, float] | None = None, address: str | None = None) -> str | None:
     """Start (or join) Ray; returns the temp dir to remove afterwards, if we made one."""
+    if not address:
+        # Ray reads this once, when it is first imported: it makes a local instance use 127.0.0.1.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
+    from ray._private import ray_constants
 
     if ray.is_initialized():
         return None
     if address:
         ray.init(address=address, log_to_driver=False)
         return None
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # makes a local instance use 127.0.0.1
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray_constants.ENABLE_RAY_CLUSTER = False  # in case Ray was imported before the variable was set
     temp_dir = tempfile.mkdtemp(prefix="ar", dir="/tmp")  # short: Ray's socket paths have a length limit
     ray.init(num_cpus=num_cpus, resources=resources or {}, include_dashboard=False, _temp_dir=temp_dir,
              _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
