@@ -142,19 +142,19 @@ def run_tournament(spec: TournamentSpec, out: str | Path,
                    on_start: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Run (or resume) a tournament into ``out``; returns the match table."""
     spec.validate()
+    sessions = build_sessions(spec)
     out = Path(out)
     store = RunStore(out)
     try:
-        _check_resume(out, spec)
-        sessions = build_sessions(spec)
         done = store.finished
         jobs = [(s, frozenset(m.match_id for m in s.matches if m.match_id in done)) for s in sessions]
         jobs = [(s, skip) for s, skip in jobs if len(skip) < len(s.matches)]
+        if jobs:
+            preflight(spec)
+        _check_resume(out, spec)
         total = sum(len(s.matches) for s in sessions)
         if on_start:
             on_start(total, total - sum(len(s.matches) - len(skip) for s, skip in jobs))
-        if jobs:
-            preflight(spec)
         settings = PlaySettings(spec.max_messages, spec.taxonomy, spec.converge_within, spec.match_timeout,
                                 spec.match_retries)
         stream = _in_process(jobs, settings) if spec.workers == 0 else _on_ray(jobs, settings, spec)
