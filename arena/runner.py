@@ -159,8 +159,8 @@ def run_tournament(spec: TournamentSpec, out: str | Path,
                                 spec.match_retries)
         stream = _in_process(jobs, settings) if spec.workers == 0 else _on_ray(jobs, settings, spec)
         for results in stream:
-            for record, transcript in results:
-                store.append(record, transcript)
+            store.append(results)
+            for record, _ in results:
                 if on_result:
                     on_result(record)
         return store.finalize()

@@ -45,13 +45,15 @@ class RunStore:
         """Matches with a result (errored ones are run again on resume)."""
         return {mid for mid, rec in self.records.items() if not rec.get("error")}
 
-    def append(self, record: dict[str, Any], transcript: list[dict[str, Any]]) -> None:
-        line = json.dumps({"record": record, "transcript": transcript}, ensure_ascii=False, default=str)
-        self._file.write(line + "\n")
+    def append(self, results: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        """Write finished matches (those that arrived together) and make them durable before returning."""
+        for record, transcript in results:
+            line = json.dumps({"record": record, "transcript": transcript}, ensure_ascii=False, default=str)
+            self._file.write(line + "\n")
+            self.records[record["match_id"]] = record
+            self.transcripts[record["match_id"]] = transcript
         self._file.flush()
         os.fsync(self._file.fileno())
-        self.records[record["match_id"]] = record
-        self.transcripts[record["match_id"]] = transcript
 
     def table(self) -> pd.DataFrame:
         frame = pd.DataFrame(sorted(self.records.values(), key=lambda r: r["match_id"]))

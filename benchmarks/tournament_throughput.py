@@ -1,0 +1,99 @@
+"""Matches per second on the scripted backend with the classic baselines: in-process, Ray with 1 worker,
+Ray with 2 workers; and NegMAS's SAOMechanism (Boulware vs Conceder, one issue, 30 steps) in the same run.
+
+    pip install negmas   # optional: the 'bench' extra
+    python benchmarks/tournament_throughput.py [--repeats 1]
+
+Ray timings run from the first to the last finished match (Ray start-up and shutdown are printed
+separately); every match is still written durably to the run directory.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from agents import AgentSpec
+from arena.ray_local import start_ray
+from arena.runner import run_tournament
+from arena.spec import TournamentSpec
+
+BASELINES = ["boulware", "conceder", "linear", "tit-for-tat"]
+
+
+class Clock:
+    """Times a tournament from its start callback to its last finished match."""
+
+    def __init__(self) -> None:
+        self.start = self.end = 0.0
+        self.count = 0
+
+    def on_start(self, total: int, already: int) -> None:
+        self.start = time.perf_counter()
+
+    def on_result(self, record: dict) -> None:
+        self.count += 1
+        self.end = time.perf_counter()
+
+
+def arena_rate(workers: int, repeats: int, root: Path) -> tuple[float, int, float]:
+    spec = TournamentSpec(agents=[AgentSpec(a) for a in BASELINES], split="all", repeats=repeats, workers=workers)
+    startup = 0.0
+    if workers:
+        began = time.perf_counter()
+        temp_dir = start_ray(workers)
+        startup = time.perf_counter() - began
+    clock = Clock()
+    run_tournament(spec, root / f"w{workers}", on_result=clock.on_result, on_start=clock.on_start)
+    if workers:
+        import shutil
+
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    return clock.count / (clock.end - clock.start), clock.count, startup
+
+
+def negmas_rate(n: int) -> float | None:
+    try:
+        from negmas import SAOMechanism, make_issue
+        from negmas.preferences import LinearAdditiveUtilityFunction as LinearUtility
+        from negmas.sao import BoulwareTBNegotiator, ConcederTBNegotiator
+    except ImportError:
+        return None
+    issues = [make_issue(name="days", values=365)]
+    start = time.perf_counter()
+    for _ in range(n):
+        mechanism = SAOMechanism(issues=issues, n_steps=30)
+        low = LinearUtility(values={"days": lambda x: 1.0 - x / 364}, issues=issues, reserved_value=0.2)
+        high = LinearUtility(values={"days": lambda x: x / 364}, issues=issues, reserved_value=0.2)
+        mechanism.add(BoulwareTBNegotiator(name="creditor"), ufun=low)
+        mechanism.add(ConcederTBNegotiator(name="debtor"), ufun=high)
+        mechanism.run()
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1, help="6,400 matches per repeat")
+    parser.add_argument("--negmas", type=int, default=300, help="NegMAS negotiations to time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        rates = {}
+        for workers in (0, 1, 2):
+            rate, count, startup = arena_rate(workers, args.repeats, Path(tmp))
+            rates[workers] = rate
+            label = "in-process" if workers == 0 else f"Ray, {workers} worker{'s' if workers > 1 else ''}"
+            extra = f" (Ray start-up {startup:.1f} s not counted)" if workers else ""
+            print(f"eq-arena {label:15s}: {rate:7.1f} matches/s over {count} matches{extra}")
+    print(f"Ray speedup 1 -> 2 workers: {rates[2] / rates[1]:.2f}x (goal >= 1.8x)")
+    negmas = negmas_rate(args.negmas)
+    if negmas is None:
+        print("NegMAS not installed (pip install negmas); no comparison")
+        return
+    print(f"NegMAS SAOMechanism Boulware vs Conceder, 30 steps: {negmas:7.1f} negotiations/s (1 core)")
+    print(f"per core: eq-arena in-process / NegMAS = {rates[0] / negmas:.2f}x; "
+          f"Ray 2 workers per core / NegMAS = {rates[2] / 2 / negmas:.2f}x (goal >= 5x)")
+
+
+if __name__ == "__main__":
+    main()
