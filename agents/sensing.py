@@ -23,6 +23,7 @@ NEGATIVE = frozenset({"sadness", "anger", "fear", "disgust"})
 NRC_TO_EKMAN = {"anger": "anger", "fear": "fear", "sadness": "sadness", "disgust": "disgust",
                 "joy": "joy", "surprise": "surprise"}
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_DIGITS = re.compile(r"\d+")
 _SUFFIXES = ("ing", "ed", "es", "s", "ly", "ful", "ness")
 
 Distribution = dict[str, float]
@@ -86,7 +87,8 @@ class LexiconSensor:
         self.use_cues = use_cues
         self.cues = CueLexicon(self.config["cues"])
         self._nrc = NRCLex()
-        self.sense = functools.lru_cache(maxsize=4096)(self._sense)  # template messages repeat a lot
+        self._memo = functools.lru_cache(maxsize=8192)(self._sense)
+        self._label_memo = functools.lru_cache(maxsize=8192)(lambda text: argmax_label(self._memo(text)))
 
     def scores(self, text: str) -> dict[str, float]:
         tokens = tokenize(text)
@@ -111,7 +113,15 @@ class LexiconSensor:
                 score[label] += strength * share
         return score
 
-    def _sense(self, text: str, turn: int = 0) -> Distribution:
+    def sense(self, text: str, turn: int = 0) -> Distribution:
+        """Memoised on the text with digits normalised: numbers carry no emotion, templates repeat."""
+        return self._memo(_DIGITS.sub("0", text))
+
+    def label(self, text: str) -> str:
+        """The most likely Ekman-7 label of ``text`` (memoised like :meth:`sense`)."""
+        return self._label_memo(_DIGITS.sub("0", text))
+
+    def _sense(self, text: str) -> Distribution:
         score = self.scores(text)
         total = sum(score.values())
         return {label: score[label] / total for label in EKMAN_7}

@@ -1,13 +1,12 @@
 """Playing one match: the environment, two agents behind the harness guards, and the match record."""
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
 from agents import Agent, Guard, Observation, ScenarioView, Turn
 from agents.llm import CallStats
-from agents.sensing import argmax_label, shared_lexicon_sensor
+from agents.sensing import shared_lexicon_sensor
 from arena.schedule import MatchSpec, derive_seed
 from envs import COUNTERPART, FOCAL, ROLE_KINDS, NegotiationEnv, Scenario, get_domain
 
@@ -20,20 +19,24 @@ def _stats(agent: Agent) -> CallStats:
 
 
 def _observation(env: NegotiationEnv, kind: str, public: list[Turn]) -> Observation:
-    raw = env.observe(kind)
+    """The typed view of what ``env.observe(kind)`` holds, plus the public transcript."""
     other = COUNTERPART if kind == FOCAL else FOCAL
-    return Observation(turn=len(public), messages_left=int(raw["messages_left"]),
+    return Observation(turn=len(public), messages_left=env.messages_left,
                        their_offer=env.last_offer[other], my_offer=env.last_offer[kind],
-                       last_message=raw["last_message"], transcript=tuple(public))
+                       last_message=env.last_message_from(other), transcript=tuple(public))
 
 
-def _move_record(kind: str, action, before: CallStats, after: CallStats, latency: float) -> dict[str, Any]:
+def _counters(stats: CallStats) -> tuple[int, int, int]:
+    return stats.prompt_tokens, stats.completion_tokens, stats.malformed
+
+
+def _move_record(kind: str, action, before: tuple[int, int, int], after: tuple[int, int, int],
+                 latency: float) -> dict[str, Any]:
     return {"role": kind, "move": action.move, "value": action.value, "emotion": action.emotion,
-            "sensed": argmax_label(shared_lexicon_sensor().sense(action.message)) if action.message else "neutral",
-            "message": action.message,
-            "prompt_tokens": after.prompt_tokens - before.prompt_tokens,
-            "completion_tokens": after.completion_tokens - before.completion_tokens,
-            "malformed": after.malformed - before.malformed, "latency_s": round(latency, 4)}
+            "sensed": shared_lexicon_sensor().label(action.message) if action.message else "neutral",
+            "message": action.message, "prompt_tokens": after[0] - before[0],
+            "completion_tokens": after[1] - before[1], "malformed": after[2] - before[2],
+            "latency_s": round(latency, 4)}
 
 
 def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: NegotiationEnv,
@@ -50,18 +53,18 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
     public: list[Turn] = []
     transcript: list[dict[str, Any]] = []
     for kind in env.agent_iter():
-        _, _, terminated, truncated, _ = env.last()
-        if terminated or truncated:
+        if env.terminations[kind] or env.truncations[kind]:
             env.step(None)
             continue
         if time.perf_counter() - start > timeout_s:
             raise MatchTimeout(f"match ran past its {timeout_s:.0f}s budget after {len(public)} messages")
         obs = _observation(env, kind, public)
-        before, move_start = copy.copy(_stats(agents[kind])), time.perf_counter()
+        before, move_start = _counters(_stats(agents[kind])), time.perf_counter()
         action = guards[kind].apply(agents[kind].act(obs), obs)
         env.step(action)
         public.append(Turn(kind, action.move, action.value, action.message))
-        transcript.append(_move_record(kind, action, before, _stats(agents[kind]), time.perf_counter() - move_start))
+        transcript.append(_move_record(kind, action, before, _counters(_stats(agents[kind])),
+                                       time.perf_counter() - move_start))
     for agent in agents.values():
         agent.on_outcome(env.outcome)
     record = outcome_record(match, env, agents, guards)

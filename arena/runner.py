@@ -17,10 +17,8 @@ from arena.match import error_record, play
 from arena.ray_local import llm_resource, start_ray, stop_ray
 from arena.schedule import Session, build_sessions
 from arena.spec import TournamentSpec
-from arena.storage import RunStore
+from arena.storage import Result, RunStore
 from envs import COUNTERPART, FOCAL, NegotiationEnv, Scenario, load_scenarios
-
-Result = tuple[dict[str, Any], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ def run_session(session: Session, settings: PlaySettings, skip: frozenset[str]) 
         else:
             record, transcript = error_record(match, error, settings.retries + 1), []
         if match.match_id not in skip:
-            results.append((record, transcript))
+            results.append(RunStore.encode(record, transcript))
     return results
 
 
@@ -108,7 +106,7 @@ def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
                 if isinstance(cause, ConfigError):
                     raise cause from None
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-                yield [(error_record(m, reason, 1), []) for m in session.matches if m.match_id not in skip]
+                yield [RunStore.encode(error_record(m, reason, 1), []) for m in session.matches if m.match_id not in skip]
     finally:
         stop_ray(temp_dir)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 RESULTS = "results.jsonl"
+Result = tuple[dict[str, Any], str]  # a match record and its log line (record + transcript as JSON)
 MATCHES = "matches.parquet"
 TRANSCRIPTS = "transcripts.jsonl"
 
@@ -21,7 +22,6 @@ class RunStore:
         self.out.mkdir(parents=True, exist_ok=True)
         self.log_path = self.out / RESULTS
         self.records: dict[str, dict[str, Any]] = {}
-        self.transcripts: dict[str, list[dict[str, Any]]] = {}
         self._load()
         self._file = open(self.log_path, "a", encoding="utf-8")
 
@@ -36,22 +36,19 @@ class RunStore:
                 f.truncate(keep)
         for line in data[:keep].decode("utf-8").splitlines():
             if line.strip():
-                entry = json.loads(line)
-                self.records[entry["record"]["match_id"]] = entry["record"]
-                self.transcripts[entry["record"]["match_id"]] = entry["transcript"]
+                record = json.loads(line)["record"]
+                self.records[record["match_id"]] = record
 
     @property
     def finished(self) -> set[str]:
         """Matches with a result (errored ones are run again on resume)."""
         return {mid for mid, rec in self.records.items() if not rec.get("error")}
 
-    def append(self, results: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+    def append(self, results: list[Result]) -> None:
         """Write finished matches (those that arrived together) and make them durable before returning."""
-        for record, transcript in results:
-            line = json.dumps({"record": record, "transcript": transcript}, ensure_ascii=False, default=str)
+        for record, line in results:
             self._file.write(line + "\n")
             self.records[record["match_id"]] = record
-            self.transcripts[record["match_id"]] = transcript
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -63,10 +60,26 @@ class RunStore:
         """Write ``matches.parquet`` and ``transcripts.jsonl``; return the match table."""
         frame = self.table()
         frame.to_parquet(self.out / MATCHES, index=False)
-        with open(self.out / TRANSCRIPTS, "w", encoding="utf-8") as f:
-            for mid in sorted(self.transcripts):
-                f.write(json.dumps({"match_id": mid, "transcript": self.transcripts[mid]}, ensure_ascii=False) + "\n")
+        self._write_transcripts()
         return frame
+
+    def _write_transcripts(self) -> None:
+        """Stream the log into ``transcripts.jsonl``: the latest attempt of each match, in log order."""
+        self._file.flush()
+        with open(self.log_path, encoding="utf-8") as log:
+            last = {json.loads(line)["record"]["match_id"]: i for i, line in enumerate(log) if line.strip()}
+        keep = set(last.values())
+        with open(self.log_path, encoding="utf-8") as log, open(self.out / TRANSCRIPTS, "w", encoding="utf-8") as out:
+            for i, line in enumerate(log):
+                if i in keep:
+                    entry = json.loads(line)
+                    out.write(json.dumps({"match_id": entry["record"]["match_id"], "transcript": entry["transcript"]},
+                                         ensure_ascii=False) + "\n")
+
+    @staticmethod
+    def encode(record: dict[str, Any], transcript: list[dict[str, Any]]) -> Result:
+        """A result ready to append (workers encode, so the driver only writes)."""
+        return record, json.dumps({"record": record, "transcript": transcript}, ensure_ascii=False, default=str)
 
     def close(self) -> None:
         self._file.close()

@@ -1,6 +1,7 @@
 """The action type, its move vocabulary and the message character set."""
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -14,14 +15,13 @@ MAX_MESSAGE_CHARS = 500
 MESSAGE_CHARSET: str = (
     string.ascii_letters + string.digits + string.punctuation + " \n" + "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u20ac\u00a3\u00e9"
 )
-_CHARSET = frozenset(MESSAGE_CHARSET)
+_OUTSIDE_CHARSET = re.compile("[^" + re.escape(MESSAGE_CHARSET) + "]")
 _TRANSLATE = {ord("\t"): " ", ord("\r"): None, ord("\u00a0"): " "}
 
 
 def sanitize_message(text: Any, max_chars: int = MAX_MESSAGE_CHARS) -> str:
     """Make any value a safe message: str, no control or out-of-charset characters, capped length."""
-    text = str(text).translate(_TRANSLATE)
-    cleaned = "".join(ch for ch in text if ch in _CHARSET)
+    cleaned = _OUTSIDE_CHARSET.sub("", str(text).translate(_TRANSLATE))
     return cleaned.strip()[:max_chars]
 
 

@@ -100,6 +100,14 @@ class NegotiationEnv(AECEnv):
         self._last_message = {FOCAL: "", COUNTERPART: ""}
         self.outcome: Outcome | None = None
 
+    @property
+    def messages_left(self) -> int:
+        return self.max_messages - len(self.transcript)
+
+    def last_message_from(self, agent: str) -> str:
+        """The last message text ``agent`` sent (public: the other side has read it)."""
+        return self._last_message[agent]
+
     def observe(self, agent: str) -> dict[str, Any]:
         other = COUNTERPART if agent == FOCAL else FOCAL
         offer = self.last_offer[other]

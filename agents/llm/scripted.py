@@ -1,7 +1,7 @@
 """The scripted backend: no model. It realises the agent's own proposal from templates."""
 from __future__ import annotations
 
-import hashlib
+import zlib
 import time
 
 from agents.llm.base import Backend, ChatRequest, Completion
@@ -9,8 +9,8 @@ from agents.texts import emotion_phrases, fill, templates
 
 
 def _pick(options: list[str], *keys: object) -> str:
-    digest = hashlib.blake2b(repr(keys).encode(), digest_size=4).digest()
-    return options[int.from_bytes(digest, "little") % len(options)]
+    """A deterministic choice (crc32 is stable across processes, unlike hash())."""
+    return options[zlib.crc32(repr(keys).encode()) % len(options)]
 
 
 def realise_message(hints: dict, seed: int) -> str:
