@@ -10,6 +10,7 @@ from pathlib import Path
 from agents.llm import ConfigError
 from arena import commands
 from arena.spec import TournamentSpec
+from arena.training.cli import add_train_parser, run_train
 
 EXIT_USAGE = 2
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="write the leaderboard plots of a run")
     p.add_argument("run")
     p.add_argument("--out", metavar="DIR")
+    add_train_parser(sub)
     return parser
 
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tournament":
             out = args.out or str(Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
             return commands.tournament(args.config, spec_overrides(args), out, args.bootstrap, args.quiet)
+        if args.command == "train":
+            return run_train(args)
         return commands.dispatch(args)
     except ConfigError as exc:
         print(f"arena: error: {exc}", file=sys.stderr)

@@ -72,6 +72,11 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
     return record, transcript
 
 
+# Per-role counters in a match record: model use (CallStats) and harness guard interventions (GuardStats).
+COUNTERS = ("malformed", "retries", "transport_retries", "fallbacks", "requests", "cache_hits", "prompt_tokens",
+            "completion_tokens", "redactions", "clamped_offers", "blocked_accepts")
+
+
 def base_record(match: MatchSpec) -> dict[str, Any]:
     domain = get_domain(match.domain)
     return {"match_id": match.match_id, "session_id": match.session_id, "domain": match.domain,
@@ -93,14 +98,8 @@ def outcome_record(match: MatchSpec, env: NegotiationEnv, agents: dict[str, Agen
         "error": None, "attempts": 1}
     for kind in ROLE_KINDS:
         stats, guard = _stats(agents[kind]), guards[kind].stats
-        record |= {f"{kind}_utility": out.utility[kind], f"{kind}_savings": out.savings[kind],
-                   f"{kind}_malformed": stats.malformed, f"{kind}_retries": stats.retries,
-                   f"{kind}_transport_retries": stats.transport_retries,
-                   f"{kind}_fallbacks": stats.fallbacks, f"{kind}_requests": stats.requests,
-                   f"{kind}_cache_hits": stats.cache_hits, f"{kind}_prompt_tokens": stats.prompt_tokens,
-                   f"{kind}_completion_tokens": stats.completion_tokens,
-                   f"{kind}_redactions": guard.redactions, f"{kind}_clamped_offers": guard.clamped_offers,
-                   f"{kind}_blocked_accepts": guard.blocked_accepts}
+        record |= {f"{kind}_utility": out.utility[kind], f"{kind}_savings": out.savings[kind]}
+        record |= {f"{kind}_{k}": getattr(guard if hasattr(guard, k) else stats, k) for k in COUNTERS}
     return record
 
 
@@ -111,7 +110,5 @@ def error_record(match: MatchSpec, error: str, attempts: int) -> dict[str, Any]:
                                    "error": error, "attempts": attempts, "duration_s": None}
     for kind in ROLE_KINDS:
         record |= {f"{kind}_{k}": None for k in ("utility", "savings")}
-        record |= {f"{kind}_{k}": 0 for k in ("malformed", "retries", "transport_retries", "fallbacks", "requests", "cache_hits",
-                                               "prompt_tokens", "completion_tokens", "redactions",
-                                               "clamped_offers", "blocked_accepts")}
+        record |= {f"{kind}_{k}": 0 for k in COUNTERS}
     return record

@@ -1,2 +1,2 @@
 """Built-in agents; importing this package registers them."""
-from agents.builtin import baselines, emotional, eq_negotiator, personas, vanilla  # noqa: F401
+from agents.builtin import baselines, emodistill_agent, emotional, eq_negotiator, personas, vanilla  # noqa: F401

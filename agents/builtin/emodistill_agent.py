@@ -1,0 +1,54 @@
+"""The EmoDistill agent: an offline-trained IQL selector picks the emotion, the backend expresses it."""
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from agents.base import Observation, ScenarioView
+from agents.builtin.emotional import EmotionStyled
+from agents.emodistill import SelectorPolicy, observable_frame, state_features
+from agents.llm import BackendSpec, ConfigError, make_backend
+from agents.registry import register
+from agents.speaking import Speaker
+
+
+def shipped_selector_path(domain: str) -> Path:
+    return Path(str(resources.files("agents").joinpath(f"data/emodistill/{domain}.npz")))
+
+
+@functools.lru_cache(maxsize=16)
+def load_selector(path: str) -> SelectorPolicy:
+    if not Path(path).is_file():
+        raise ConfigError(f"no EmoDistill selector at {path}; train one: arena train emodistill --domain DOMAIN")
+    return SelectorPolicy.load(path)
+
+
+@register("emodistill")
+class EmoDistill(EmotionStyled):
+    """Focal role. Parameters: selector (a .npz path; default: the shipped one for the domain),
+    temperature_emotion (0 = greedy), expression_model (an Ollama model serving a LoRA-tuned
+    expression policy), ollama_host."""
+
+    name = "emodistill"
+    description = "IQL emotion selector trained offline (EmoDistill) + emotion-conditioned expression."
+
+    def reset(self, view: ScenarioView, role: str, seed: int) -> None:
+        expression_model = self.params.get("expression_model")
+        if expression_model:
+            spec = BackendSpec("ollama", expression_model, ollama_host=self.params.get("ollama_host"))
+            self.backend = make_backend(spec)
+        super().reset(view, role, seed)
+        path = self.params.get("selector") or str(shipped_selector_path(view.domain.name))
+        self.selector = load_selector(str(path))
+        if self.selector.meta.get("domain") not in (None, view.domain.name):
+            raise ConfigError(f"selector {path} was trained for {self.selector.meta['domain']}, not {view.domain.name}")
+        self.previous: str | None = None
+
+    def pick_emotion(self, obs: Observation) -> str:
+        moves = [(t.kind, t.move, t.value) for t in obs.transcript]
+        frame = observable_frame(self.view.target, moves)
+        state = state_features(frame, moves, obs.turn, self.view.max_messages, self.previous)
+        temperature = float(self.params.get("temperature_emotion", 0.0))
+        self.previous = self.selector.choose(state, self.rng, temperature)
+        return self.previous

@@ -1,0 +1,1 @@
+"""Offline training pipelines run through the arena (EmoDistill)."""

@@ -1,0 +1,110 @@
+"""``arena train emodistill``: sweep, IQL, export, or all of them, for one domain or all four."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from agents.builtin.emodistill_agent import shipped_selector_path
+from agents.emodistill import SelectorPolicy
+from agents.llm import BackendSpec, ConfigError
+from arena.training import dataset, expression
+from envs import DOMAINS
+
+STAGES = ("sweep", "iql", "export", "all")
+
+
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="offline training pipelines (EmoDistill)")
+    p.add_argument("pipeline", choices=["emodistill"])
+    p.add_argument("--domain", default="credit", help="a domain name or 'all'")
+    p.add_argument("--stage", choices=STAGES, default="all")
+    p.add_argument("--rollouts", type=int, default=100, help="sweep episodes per training scenario (default 100)")
+    p.add_argument("--steps", type=int, default=20_000, help="IQL gradient steps (default 20,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--backend", choices=["scripted", "llama-cpp", "ollama"], default="scripted")
+    p.add_argument("--model", help="model for the sweep's agents (llama-cpp path or ollama name)")
+    p.add_argument("--ollama-host")
+    p.add_argument("--top-fraction", type=float, default=0.25, help="SFT filter: keep this share by q")
+    p.add_argument("--base-model", default="qwen2.5:7b-instruct", help="FROM line of the generated Modelfile")
+    p.add_argument("--adapter-dir", default="./adapter", help="ADAPTER line of the generated Modelfile")
+    p.add_argument("--out", help="output folder (default runs/emodistill/DOMAIN)")
+    p.add_argument("--install", action="store_true", help="copy the trained selector into the package (ships it)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _sweep(domain: str, out: Path, args: argparse.Namespace) -> None:
+    backend = BackendSpec(args.backend, args.model, args.ollama_host)
+    bar = None if args.quiet else tqdm(unit="episode", desc=f"{domain} sweep", dynamic_ncols=True)
+
+    def start(total: int, already: int) -> None:
+        if bar is not None:
+            bar.reset(total=total)
+            bar.update(already)
+
+    began = time.perf_counter()
+    dataset.run_sweep(domain, out / "sweep", args.rollouts, args.seed, args.workers, backend,
+                      on_result=(lambda r: bar.update(1)) if bar else None, on_start=start)
+    if bar is not None:
+        bar.close()
+    data = dataset.build_transitions(out / "sweep", domain)
+    meta = dataset.save_transitions(data, out / "transitions.npz", domain)
+    print(f"{domain}: {meta['episodes']} episodes, {meta['transitions']} transitions, mean return "
+          f"{meta['mean_return']:.3f} ({time.perf_counter() - began:.1f} s) -> {out / 'transitions.npz'}")
+
+
+def _iql(domain: str, out: Path, args: argparse.Namespace) -> None:
+    from arena.training.iql import IQLConfig, require_torch, train_iql
+
+    require_torch()
+    path = out / "transitions.npz"
+    if not path.exists():
+        raise ConfigError(f"{path} not found: run the sweep stage first (--stage sweep)")
+    data = dataset.load_transitions(path)
+    bar = None if args.quiet else tqdm(total=args.steps, unit="step", desc=f"{domain} IQL", dynamic_ncols=True)
+    began = time.perf_counter()
+    policy = train_iql(data, IQLConfig(steps=args.steps, seed=args.seed), domain,
+                       progress=(lambda step: bar.update(1)) if bar else None)
+    if bar is not None:
+        bar.close()
+    policy.save(out / "selector.npz")
+    print(f"{domain}: IQL {args.steps} steps in {time.perf_counter() - began:.1f} s -> {out / 'selector.npz'}")
+    if args.install:
+        shutil.copyfile(out / "selector.npz", shipped_selector_path(domain))
+        print(f"installed as {shipped_selector_path(domain)}")
+
+
+def _export(domain: str, out: Path, args: argparse.Namespace) -> None:
+    if not (out / "sweep" / "transcripts.jsonl").exists():
+        raise ConfigError(f"no sweep in {out}: run the sweep stage first (--stage sweep)")
+    turns = list(expression.focal_turns(out / "sweep", domain))
+    kept = expression.export_sft(turns, out / "sft.jsonl", args.top_fraction)
+    count = expression.export_jpo(turns, out / "jpo.jsonl")
+    (out / "Modelfile").write_text(expression.modelfile(args.base_model, args.adapter_dir))
+    print(f"{domain}: SFT {kept} of {len(turns)} turns (top {args.top_fraction:.0%} by q), JPO {count} turns, "
+          f"Modelfile -> {out}")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    domains = list(DOMAINS) if args.domain == "all" else [args.domain]
+    for domain in domains:
+        if domain not in DOMAINS:
+            raise ConfigError(f"unknown domain {domain!r}; known domains: {', '.join(DOMAINS)} or all")
+    if args.rollouts < 1 or args.steps < 1 or not 0 < args.top_fraction <= 1:
+        raise ConfigError("--rollouts and --steps must be at least 1 and --top-fraction in (0, 1]")
+    for domain in domains:
+        out = Path(args.out) / domain if args.out and len(domains) > 1 else Path(args.out or f"runs/emodistill/{domain}")
+        out.mkdir(parents=True, exist_ok=True)
+        for stage, run in (("sweep", _sweep), ("iql", _iql), ("export", _export)):
+            if args.stage in (stage, "all"):
+                run(domain, out, args)
+    return 0
+
+
+def describe(path: Path) -> str:
+    policy = SelectorPolicy.load(path)
+    return f"{path}: domain {policy.meta.get('domain')}, {policy.meta.get('transitions')} transitions"

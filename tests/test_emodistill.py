@@ -1,0 +1,157 @@
+"""EmoDistill: direction-aware features and rewards, IQL learning, exports, shipped selectors, CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from agents import AgentSpec
+from agents.emodistill import GapFrame, SelectorPolicy, episode_rewards, observable_frame, state_features
+from agents.emodistill.features import FEATURE_NAMES, STATE_DIM
+from arena.cli import main
+from envs import DOMAINS, GOEMOTIONS_28, load_scenarios
+from tests.helpers import play_pair
+
+F = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def _toward(a: float, b: float, share: float) -> int:
+    return round(a + (b - a) * share)
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
+def test_features_have_the_same_signs_in_every_domain(domain):
+    s = load_scenarios(domain, "test")[0]
+    f0, b0 = s.target["focal"], s.target["counterpart"]
+    moves = [("focal", "offer", f0), ("counterpart", "offer", b0), ("focal", "offer", _toward(f0, b0, 0.2)),
+             ("counterpart", "offer", _toward(b0, f0, 0.3))]
+    frame = observable_frame(f0, moves)
+    x = state_features(frame, moves, 4, 30, "anger")
+    assert x.shape == (STATE_DIM,)
+    assert x[F["counterpart_concession"]] == pytest.approx(0.3, abs=0.02)   # the counterpart moved our way
+    assert x[F["focal_drift"]] == pytest.approx(0.2, abs=0.02)              # we moved theirs
+    assert x[F["spread"]] == pytest.approx(0.5, abs=0.03)
+    assert x[F["counterpart_position"]] == pytest.approx(0.7, abs=0.02)
+    assert x[F["previous_anger"]] == 1.0 and x[F["progress"]] == pytest.approx(4 / 30)
+    hardening = moves[:3] + [("counterpart", "offer", _toward(b0, f0, -0.2))]
+    assert state_features(frame, hardening, 4, 30, None)[F["counterpart_concession"]] < 0
+
+
+def test_first_turn_state_and_stalemate():
+    x = state_features(GapFrame(10, 11), [], 0, 30, None)
+    assert x[F["spread"]] == 1.0 and x[F["counterpart_concession"]] == 0.0 and x[9:].sum() == 0
+    frame = GapFrame(10, 110)
+    moves = [("focal", "offer", 10), ("counterpart", "offer", 110)] + [("focal", "offer", 10), ("counterpart", "offer", 110)] * 3
+    assert state_features(frame, moves, 8, 30, "neutral")[F["stalemate"]] == pytest.approx(0.4)
+
+
+def test_rewards_on_a_hand_computed_episode_in_both_directions():
+    credit = [("focal", "offer", 10), ("counterpart", "offer", 100), ("focal", "offer", 20),
+              ("counterpart", "offer", 90), ("focal", "accept", None)]
+    rescue = [(k, m, None if v is None else 120 - v) for k, m, v in credit]  # the mirror image
+    expected = [14 / 15 * 0.1, 13 / 15 * (0.1 - 0.1), 2.0]
+    for frame, moves in ((GapFrame(10, 110), credit), (GapFrame(110, 10), rescue)):
+        rewards = episode_rewards(frame, moves, agreement=True, max_messages=30)
+        assert rewards.step_rewards == pytest.approx(expected)
+        assert rewards.total == pytest.approx(sum(expected))
+    broke = episode_rewards(GapFrame(10, 110), credit[:4], agreement=False, max_messages=30)
+    assert broke.step_rewards[-1] == pytest.approx(13 / 15 * 0.0 - 2.0)
+
+
+def test_concessions_are_clipped_to_two():
+    moves = [("focal", "offer", 10), ("counterpart", "offer", 500)]
+    assert episode_rewards(GapFrame(10, 20), moves, False, 30).step_rewards[0] == pytest.approx(14 / 15 * -2 - 2)
+
+
+def test_iql_learns_the_clearly_best_emotion():
+    pytest.importorskip("torch", reason="the IQL trainer needs the 'train' extra")
+    from arena.training.iql import IQLConfig, train_iql
+
+    rng = np.random.default_rng(0)
+    n, best = 6000, GOEMOTIONS_28.index("gratitude")
+    states = rng.normal(size=(n, STATE_DIM)).astype(np.float32)
+    actions = rng.integers(0, len(GOEMOTIONS_28), n)
+    data = {"states": states, "actions": actions, "rewards": (actions == best).astype(np.float32),
+            "next_states": np.zeros_like(states), "dones": np.ones(n, np.float32)}
+    policy = train_iql(data, IQLConfig(steps=600, hidden=64, batch=128, seed=1), "credit")
+    probe = rng.normal(size=(200, STATE_DIM))
+    chosen = [policy.choose(x, rng) for x in probe]
+    assert chosen.count("gratitude") / len(chosen) > 0.9
+
+
+def test_selector_round_trips_through_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    h = 8
+    weights = {"l0.weight": rng.normal(size=(h, STATE_DIM)), "l0.bias": np.zeros(h), "n0.weight": np.ones(h),
+               "n0.bias": np.zeros(h), "l1.weight": rng.normal(size=(h, h)), "l1.bias": np.zeros(h),
+               "n1.weight": np.ones(h), "n1.bias": np.zeros(h), "out.weight": rng.normal(size=(28, h)),
+               "out.bias": np.zeros(28)}
+    policy = SelectorPolicy(weights, {"format": 1, "state_dim": STATE_DIM, "domain": "sleep"})
+    policy.save(tmp_path / "p.npz")
+    again = SelectorPolicy.load(tmp_path / "p.npz")
+    x = rng.normal(size=STATE_DIM)
+    assert np.allclose(policy.logits(x), again.logits(x)) and again.meta["domain"] == "sleep"
+    with pytest.raises(ValueError, match="retrain"):
+        SelectorPolicy(weights, {"format": 1, "state_dim": 10})
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
+def test_shipped_selectors_load_and_play(domain):
+    record, transcript, agents = play_pair(AgentSpec("emodistill"), AgentSpec("victim"), load_scenarios(domain, "test")[2])
+    assert agents["focal"].selector.meta["domain"] == domain
+    assert all(m["emotion"] in GOEMOTIONS_28 for m in transcript if m["role"] == "focal")
+    sampled, _, _ = play_pair(AgentSpec("emodistill", {"temperature_emotion": 1.0}), AgentSpec("victim"),
+                              load_scenarios(domain, "test")[2])
+    assert sampled["rounds"] >= 1
+
+
+def test_pipeline_end_to_end_on_a_small_sweep(tmp_path, capsys):
+    pytest.importorskip("torch", reason="the IQL stage needs the 'train' extra")
+    out = tmp_path / "ed"
+    assert main(["train", "emodistill", "--domain", "sleep", "--stage", "all", "--rollouts", "4", "--steps", "30",
+                 "--workers", "0", "--quiet", "--out", str(out)]) == 0
+    with np.load(out / "transitions.npz") as data:
+        assert data["states"].shape[1] == STATE_DIM and len(data["actions"]) == len(data["rewards"])
+        episodes = data["episode_ids"]
+        assert len(set(episodes.tolist())) == 80 * 4 and data["dones"].sum() == 80 * 4
+    meta = json.loads((out / "transitions.meta.json").read_text())
+    assert meta["labels"] == list(GOEMOTIONS_28) and meta["state_dim"] == STATE_DIM
+    assert SelectorPolicy.load(out / "selector.npz").meta["domain"] == "sleep"
+    sft = [json.loads(line) for line in (out / "sft.jsonl").read_text().splitlines()]
+    jpo = [json.loads(line) for line in (out / "jpo.jsonl").read_text().splitlines()]
+    assert 0.2 <= len(sft) / len(jpo) <= 0.3
+    first = sft[0]
+    assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant"]
+    assert f"Express {first['emotion']}" in first["messages"][1]["content"]
+    assert min(r["q"] for r in sft) >= np.quantile([r["q"] for r in sft], 0.0)
+    by_scenario: dict[str, list[float]] = {}
+    for r in jpo:
+        by_scenario.setdefault(r["scenario"], []).append(r["advantage"])
+    for values in by_scenario.values():
+        assert abs(np.mean(values)) < 1e-6 and (len(values) < 2 or abs(np.std(values, ddof=1) - 1) < 1e-6)
+    modelfile = (out / "Modelfile").read_text()
+    assert "FROM qwen2.5:7b-instruct" in modelfile and "ADAPTER ./adapter" in modelfile
+
+
+def test_train_errors_exit_2(tmp_path, capsys):
+    assert main(["train", "emodistill", "--domain", "mars", "--out", str(tmp_path)]) == 2
+    assert "unknown domain 'mars'" in capsys.readouterr().err
+    assert main(["train", "emodistill", "--stage", "iql", "--out", str(tmp_path / "none")]) == 2
+    assert "run the sweep stage first" in capsys.readouterr().err
+
+
+def test_missing_torch_gives_a_clear_message(tmp_path):
+    (tmp_path / "transitions.npz").write_bytes(b"")
+    code = ("import sys, importlib.abc\n"
+            "class NoTorch(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] == 'torch':\n"
+            "            raise ModuleNotFoundError(\"No module named 'torch'\")\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            "from arena.cli import main\n"
+            f"sys.exit(main(['train', 'emodistill', '--stage', 'iql', '--out', {str(tmp_path)!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "pip install 'eq-arena[train]'" in result.stderr
