@@ -28,8 +28,9 @@ class FakeOllama:
         self.requests: list[str] = []
         self.backend = LlamaCppBackend(DEFAULT_MODEL)
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.fake = self
         self.host = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def __enter__(self) -> "FakeOllama":
@@ -61,57 +62,62 @@ class FakeOllama:
                 "size": 98362432, "digest": "sha256:" + "0" * 64,
                 "details": {"format": "gguf", "family": "llama", "parameter_size": "135M", "quantization_level": "Q4_1"}}
 
-    def _handler(self):
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
+class Handler(BaseHTTPRequestHandler):
+    """Routes Ollama API requests to the FakeOllama that owns the server."""
 
-            def _send(self, status: int, payload: dict | str) -> None:
-                body = payload if isinstance(payload, str) else json.dumps(payload)
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def log_message(self, *args) -> None:
+        pass
 
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                if self.path == "/api/tags":
-                    self._send(200, {"models": [server.model_entry()]})
-                elif self.path == "/api/version":
-                    self._send(200, {"version": "0.0.0-loopback"})
-                else:
-                    self._send(404, {"error": "not found"})
+    @property
+    def fake(self) -> FakeOllama:
+        return self.server.fake
 
-            def do_POST(self) -> None:
-                server.requests.append(self.path)
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                if self.path == "/api/show":
-                    if body.get("model") != server.model_name:
-                        return self._send(404, {"error": f"model '{body.get('model')}' not found"})
-                    return self._send(200, {"modelfile": f"FROM {server.model_name}", "parameters": "",
-                                            "template": "{{ .Prompt }}", "details": server.model_entry()["details"],
-                                            "model_info": {"general.architecture": "llama"}})
-                if self.path != "/api/chat":
-                    return self._send(404, {"error": "not found"})
-                if body.get("model") != server.model_name:
-                    return self._send(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
-                fault = server.faults.popleft() if server.faults else ""
-                if fault.startswith("slow:"):
-                    time.sleep(float(fault.split(":")[1]))
-                elif fault in ("500", "503"):
-                    return self._send(int(fault), {"error": "server busy" if fault == "503" else "internal error"})
-                elif fault == "badjson":
-                    return self._send(200, "{this is not json")
-                elif fault == "drop":
-                    self.close_connection = True
-                    return
-                reply = server.chat(body)
-                if fault == "badcontent":
-                    reply["message"]["content"] = "Sure! Here is my answer: ninety days, take it or leave it."
-                self._send(200, reply)
+    def _send(self, status: int, payload: dict | str) -> None:
+        data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        return Handler
+    def do_GET(self) -> None:
+        self.fake.requests.append(self.path)
+        if self.path == "/api/tags":
+            self._send(200, {"models": [self.fake.model_entry()]})
+        elif self.path == "/api/version":
+            self._send(200, {"version": "0.0.0-loopback"})
+        else:
+            self._send(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        self.fake.requests.append(self.path)
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if self.path == "/api/show":
+            return self._show(body)
+        if self.path != "/api/chat":
+            return self._send(404, {"error": "not found"})
+        if body.get("model") != self.fake.model_name:
+            return self._send(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
+        self._chat(body, self.fake.faults.popleft() if self.fake.faults else "")
+
+    def _show(self, body: dict) -> None:
+        if body.get("model") != self.fake.model_name:
+            return self._send(404, {"error": f"model '{body.get('model')}' not found"})
+        self._send(200, {"modelfile": f"FROM {self.fake.model_name}", "parameters": "", "template": "{{ .Prompt }}",
+                         "details": self.fake.model_entry()["details"], "model_info": {"general.architecture": "llama"}})
+
+    def _chat(self, body: dict, fault: str) -> None:
+        if fault.startswith("slow:"):
+            time.sleep(float(fault.split(":")[1]))
+        elif fault in ("500", "503"):
+            return self._send(int(fault), {"error": "server busy" if fault == "503" else "internal error"})
+        elif fault == "badjson":
+            return self._send(200, "{this is not json")
+        elif fault == "drop":
+            self.close_connection = True
+            return
+        reply = self.fake.chat(body)
+        if fault == "badcontent":
+            reply["message"]["content"] = "Sure! Here is my answer: ninety days, take it or leave it."
+        self._send(200, reply)
