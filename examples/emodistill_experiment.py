@@ -23,29 +23,29 @@ FOCAL = ["emodistill", "random-emotion", "vanilla", "eq-negotiator"]
 PERSONAS = ["vanilla-counterpart", "cheating", "threatening", "victim"]
 
 
-def bootstrap(part: pd.DataFrame, stat, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    groups = [g for _, g in part.groupby("scenario")]
-    rng = np.random.default_rng(seed)
-    draws = [stat(pd.concat([groups[i] for i in rng.integers(0, len(groups), len(groups))])) for _ in range(n)]
-    return stat(part), *np.nanpercentile(draws, [2.5, 97.5])
+def per_scenario(part: pd.DataFrame) -> pd.DataFrame:
+    """Sums per scenario, so a bootstrap replicate is a weighted sum rather than a concatenation."""
+    agreed = part["agreement"].astype(bool)
+    return pd.DataFrame({"n": part.groupby("scenario").size(),
+                         "agreed": agreed.groupby(part["scenario"]).sum(),
+                         "saved": part["focal_savings"].where(agreed, 0.0).fillna(0.0).groupby(part["scenario"]).sum(),
+                         "rounds": part.groupby("scenario")["rounds"].sum()})
 
 
-def success(part: pd.DataFrame) -> float:
-    return float(part["agreement"].astype(float).mean())
+def statistics(sums: np.ndarray) -> np.ndarray:
+    """success, outcome (savings on agreements), utility, rounds from (..., 4) column sums."""
+    n, agreed, saved, rounds = (sums[..., i] for i in range(4))
+    success = agreed / n
+    outcome = np.divide(saved, agreed, out=np.full_like(saved, np.nan), where=agreed > 0)
+    return np.stack([success, outcome, success * np.nan_to_num(outcome), rounds / n], -1)
 
 
-def outcome(part: pd.DataFrame) -> float:
-    saved = part.loc[part["agreement"].astype(bool), "focal_savings"]
-    return float(saved.mean()) if len(saved) else float("nan")
-
-
-def utility(part: pd.DataFrame) -> float:
-    o = outcome(part)
-    return success(part) * (0.0 if np.isnan(o) else o)
-
-
-def rounds(part: pd.DataFrame) -> float:
-    return float(part["rounds"].mean())
+def bootstrap(part: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point estimates and 95% intervals, resampling scenarios as clusters."""
+    table = per_scenario(part).to_numpy(float)
+    weights = np.random.default_rng(seed).multinomial(len(table), np.full(len(table), 1 / len(table)), size=n)
+    draws = statistics(weights @ table)
+    return statistics(table.sum(0)), np.nanpercentile(draws, 2.5, axis=0), np.nanpercentile(draws, 97.5, axis=0)
 
 
 def main() -> None:
@@ -66,10 +66,9 @@ def main() -> None:
         for agent in FOCAL:
             part = rows[rows["focal_agent"] == agent]
             cells = {"agent": agent, "matches": len(part)}
-            for name, stat, scale, fmt in (("success", success, 100, ".1f"), ("outcome", outcome, 100, ".1f"),
-                                            ("utility", utility, 100, ".1f"), ("rounds", rounds, 1, ".1f")):
-                mean, low, high = bootstrap(part, stat)
-                cells[name] = f"{scale * mean:{fmt}} [{scale * low:{fmt}}, {scale * high:{fmt}}]"
+            mean, low, high = bootstrap(part)
+            for i, (name, scale) in enumerate((("success", 100), ("outcome", 100), ("utility", 100), ("rounds", 1))):
+                cells[name] = f"{scale * mean[i]:.1f} [{scale * low[i]:.1f}, {scale * high[i]:.1f}]"
             lines.append(cells)
         print(f"\n{domain}")
         print(pd.DataFrame(lines).to_string(index=False))
