@@ -31,12 +31,16 @@ class AgentSpec:
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
-    backend: BackendSpec = field(default_factory=BackendSpec)
+    backend: BackendSpec | None = None  # None: the tournament's default backend
     label: str | None = None
 
     @property
     def display_name(self) -> str:
         return self.label or self.name
+
+    @property
+    def resolved_backend(self) -> BackendSpec:
+        return self.backend or BackendSpec()
 
 
 REGISTRY: dict[str, AgentEntry] = {}
@@ -82,4 +86,4 @@ def get_entry(name: str) -> AgentEntry:
 def make_agent(spec: AgentSpec) -> Agent:
     """Build an agent from its spec."""
     entry = get_entry(spec.name)
-    return entry.factory(backend=make_backend(spec.backend), **spec.params)
+    return entry.factory(backend=make_backend(spec.resolved_backend), **spec.params)

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--method", choices=["bt", "elo"], default="bt")
     p.add_argument("--view", choices=["head-to-head", "same-role"], default="head-to-head")
-    p.add_argument("--by", choices=["domain"], default=None)
+    p.add_argument("--by", choices=["domain", "role"], default=None, help="role needs --view same-role")
     p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--metrics", action="store_true", help="print the negotiation metrics table instead")

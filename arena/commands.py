@@ -32,7 +32,7 @@ def build_spec(config: str | None, overrides: dict[str, Any]) -> TournamentSpec:
         spec = TournamentSpec(**values)
     except TypeError as exc:
         raise ConfigError(f"bad tournament settings: {exc}") from None
-    return resolve_backends(spec, set(overrides)).validate()
+    return resolve_backends(spec).validate()
 
 
 class Progress:
@@ -76,7 +76,7 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
 
 
 def print_leaderboard(table: pd.DataFrame, fmt: str) -> None:
-    columns = [c for c in ("domain", "rank", "agent", "rating", "lower", "upper", "battles") if c in table]
+    columns = [c for c in ("domain", "role", "rank", "agent", "rating", "lower", "upper", "battles") if c in table]
     table = table[columns].round(1) if not table.empty else table
     if fmt == "csv":
         print(table.to_csv(index=False), end="")

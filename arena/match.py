@@ -83,8 +83,10 @@ def base_record(match: MatchSpec) -> dict[str, Any]:
             "scenario": match.scenario_id, "split": match.split, "repeat": match.repeat, "seed": match.seed,
             "focal_agent": match.focal.display_name, "counterpart_agent": match.counterpart.display_name,
             "focal_role": domain.focal_role, "counterpart_role": domain.counterpart_role,
-            "focal_backend": match.focal.backend.kind, "counterpart_backend": match.counterpart.backend.kind,
-            "focal_model": match.focal.backend.model or "", "counterpart_model": match.counterpart.backend.model or ""}
+            "focal_backend": match.focal.resolved_backend.kind,
+            "counterpart_backend": match.counterpart.resolved_backend.kind,
+            "focal_model": match.focal.resolved_backend.model or "",
+            "counterpart_model": match.counterpart.resolved_backend.model or ""}
 
 
 def outcome_record(match: MatchSpec, env: NegotiationEnv, agents: dict[str, Agent],

@@ -16,7 +16,7 @@ from agents.llm.ollama_backend import resolve_host
 from arena.match import error_record, play
 from arena.ray_local import llm_resource, start_ray, stop_ray
 from arena.schedule import Session, build_sessions
-from arena.spec import TournamentSpec
+from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import Result, RunStore
 from envs import COUNTERPART, FOCAL, NegotiationEnv, Scenario, load_scenarios
 
@@ -78,8 +78,8 @@ def _in_process(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettin
 
 
 def _session_resources(session: Session, spec: TournamentSpec) -> dict[str, float]:
-    hosts = {resolve_host(a.backend.ollama_host) for a in (session.focal, session.counterpart)
-             if a.backend.kind == "ollama"}
+    backends = (session.focal.resolved_backend, session.counterpart.resolved_backend)
+    hosts = {resolve_host(b.ollama_host) for b in backends if b.kind == "ollama"}
     return {llm_resource(h): 1 for h in hosts}
 
 
@@ -87,7 +87,7 @@ def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
             spec: TournamentSpec) -> Iterator[list[Result]]:
     import ray
 
-    hosts = {resolve_host(a.backend.ollama_host) for a in spec.agents if a.backend.kind == "ollama"}
+    hosts = {resolve_host(a.resolved_backend.ollama_host) for a in spec.agents if a.resolved_backend.kind == "ollama"}
     temp_dir = start_ray(spec.workers, {llm_resource(h): spec.llm_parallel for h in hosts}, spec.ray_address)
     try:
         available = ray.cluster_resources()
@@ -130,16 +130,17 @@ def preflight(spec: TournamentSpec) -> None:
     """Fail fast on backends that cannot work (unreachable Ollama host, missing model)."""
     seen = set()
     for agent in spec.agents:
-        if agent.backend.kind != "scripted" and agent.backend not in seen:
-            seen.add(agent.backend)
-            make_backend(agent.backend).preflight()
+        backend = agent.resolved_backend
+        if backend.kind != "scripted" and backend not in seen:
+            seen.add(backend)
+            make_backend(backend).preflight()
 
 
 def run_tournament(spec: TournamentSpec, out: str | Path,
                    on_result: Callable[[dict[str, Any]], None] | None = None,
                    on_start: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Run (or resume) a tournament into ``out``; returns the match table."""
-    spec.validate()
+    spec = resolve_backends(spec).validate()
     sessions = build_sessions(spec)
     out = Path(out)
     store = RunStore(out)

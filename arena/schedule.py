@@ -47,11 +47,11 @@ class Session:
 
     @property
     def uses_ollama(self) -> bool:
-        return "ollama" in (self.focal.backend.kind, self.counterpart.backend.kind)
+        return "ollama" in (self.focal.resolved_backend.kind, self.counterpart.resolved_backend.kind)
 
     @property
     def uses_model(self) -> bool:
-        return self.focal.backend.kind != "scripted" or self.counterpart.backend.kind != "scripted"
+        return "scripted" != self.focal.resolved_backend.kind or "scripted" != self.counterpart.resolved_backend.kind
 
 
 def build_sessions(spec: TournamentSpec) -> list[Session]:

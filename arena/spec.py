@@ -74,7 +74,8 @@ class TournamentSpec:
         data = {k: v for k, v in asdict(self).items() if v is not None and k != "agents"}
         data["agents"] = [{k: v for k, v in asdict(a).items() if v not in (None, {})} for a in self.agents]
         for agent in data["agents"]:
-            agent["backend"] = {k: v for k, v in agent["backend"].items() if v is not None}
+            if "backend" in agent:
+                agent["backend"] = {k: v for k, v in agent["backend"].items() if v is not None}
         return tomli_w.dumps(data)
 
 
@@ -84,8 +85,14 @@ def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:
     unknown = set(table) - {"name", "params", "backend", "label"}
     if unknown or "name" not in table:
         raise ConfigError(f"agent entry {table!r}: needs 'name'; allowed keys are name, params, backend, label")
-    backend = table.get("backend", {})
-    backend = BackendSpec(**backend) if isinstance(backend, dict) else BackendSpec(kind=str(backend))
+    backend = table.get("backend")
+    if isinstance(backend, dict):
+        try:
+            backend = BackendSpec(**backend)
+        except TypeError as exc:
+            raise ConfigError(f"agent {table['name']!r}: bad backend table: {exc}") from None
+    elif backend is not None:
+        backend = BackendSpec(kind=str(backend))
     return AgentSpec(table["name"], dict(table.get("params", {})), backend, table.get("label"))
 
 
@@ -106,12 +113,13 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def resolve_backends(spec: TournamentSpec, explicit: set[str]) -> TournamentSpec:
-    """Give agents without their own backend the tournament's default backend, model and options."""
+def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
+    """Give agents without their own backend the tournament's default backend, model and options;
+    an agent that names its backend keeps it (``--backend`` is only the default)."""
     resolved = []
     for agent in spec.agents:
         backend = agent.backend
-        if backend == BackendSpec() or "backend" in explicit:
+        if backend is None:
             backend = BackendSpec(kind=spec.backend, model=spec.model, ollama_host=spec.ollama_host,
                                   cache=spec.cache, timeout=spec.llm_timeout)
         elif not spec.cache:

@@ -17,25 +17,37 @@ from leaderboards import plots
 METHODS = ("bt", "elo")
 
 
+GROUPINGS = (None, "domain", "role")
+
+
+def _battle_sets(matches: pd.DataFrame, view: str, by: str | None, margin: float) -> list[tuple[str, pd.DataFrame]]:
+    """The battles to rate, overall or per domain or per role."""
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}; choose domain or role")
+    if by == "role":
+        if view != "same-role":
+            raise ValueError("ratings per role need the same-role view (--view same-role)")
+        return [(str(role), part) for role, part in same_role(matches, margin).groupby("group")]
+    parts = [("all", matches)] if by is None else list(matches.groupby("domain"))
+    return [(str(name), battles(part, view, margin)) for name, part in parts]
+
+
 def leaderboard(matches: pd.DataFrame, method: str = "bt", view: str = "head-to-head", by: str | None = None,
                 margin: float = 0.05, bootstrap: int = 1000, seed: int = 0, k: float = 16.0) -> pd.DataFrame:
-    """Ratings per agent (and per domain when ``by="domain"``); excluded errored matches in ``attrs``."""
+    """Ratings per agent, overall or per domain (``by="domain"``) or per role (``by="role"``, same-role
+    view); the number of excluded errored matches is in ``attrs``."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if by not in (None, "domain"):
-        raise ValueError(f"unknown grouping {by!r}; only 'domain' is supported")
     usable_matches, errored = usable(matches)
-    parts = [("all", usable_matches)] if by is None else list(usable_matches.groupby("domain"))
     tables = []
-    for name, part in parts:
-        fights = battles(part, view, margin)
+    for name, fights in _battle_sets(usable_matches, view, by, margin):
         if fights.empty:
             continue
         if method == "bt":
             table = fit_bradley_terry(fights, bootstrap, seed, role_advantage=(view == "head-to-head")).table
         else:
             table = online_elo(fights, k=k)[0]
-        tables.append(table.assign(domain=name, view=view, method=method))
+        tables.append(table.assign(**{"domain" if by != "role" else "role": name, "view": view, "method": method}))
     result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     result.attrs["errored_excluded"] = errored
     return result
@@ -63,5 +75,5 @@ def write_report(matches: pd.DataFrame, out: str | Path, bootstrap: int = 1000, 
     return paths
 
 
-__all__ = ["BTResult", "METHODS", "VIEWS", "battles", "fit_bradley_terry", "head_to_head", "interval_ranks",
+__all__ = ["BTResult", "GROUPINGS", "METHODS", "VIEWS", "battles", "fit_bradley_terry", "head_to_head", "interval_ranks",
            "leaderboard", "metrics_table", "online_elo", "plots", "same_role", "usable", "write_report"]

@@ -162,8 +162,8 @@ def test_eq_negotiator_learns_across_negotiations():
 def test_each_builtin_plays_a_full_match_on_llama_cpp(name):
     llama = BackendSpec("llama-cpp", cache=False)
     focal, counter = _opponent_for(name)
-    focal = AgentSpec(focal.name, {"max_tokens": 200}, llama if focal.name == name else focal.backend)
-    counter = AgentSpec(counter.name, {"max_tokens": 200}, llama if counter.name == name else counter.backend)
+    focal = AgentSpec(focal.name, {"max_tokens": 200}, llama if focal.name == name else None)
+    counter = AgentSpec(counter.name, {"max_tokens": 200}, llama if counter.name == name else None)
     scenario = load_scenarios("rescue", "test")[0]
     record, transcript, _ = play_pair(focal, counter, scenario, max_messages=4)
     assert record["rounds"] == len(transcript) >= 1

@@ -26,7 +26,7 @@ TIMING = ["duration_s"]
 def _spec(**kw) -> TournamentSpec:
     values = dict(agents=[AgentSpec(a) for a in AGENTS], domains=["credit", "sleep"], scenarios=3, workers=0)
     values.update(kw)
-    return resolve_backends(TournamentSpec(**values), set()).validate()
+    return resolve_backends(TournamentSpec(**values)).validate()
 
 
 def test_schedule_is_role_compatible_complete_and_deterministic():
@@ -175,6 +175,11 @@ def test_config_file_with_flags_overriding(tmp_path):
                       'label = "angry"\nparams = { emotion = "anger" }\n\n[[agents]]\nname = "victim"\n')
     spec = build_spec(str(config), {"scenarios": 2})
     assert spec.scenarios == 2 and spec.seed == 9 and spec.domains == ["credit", "rescue"]
+    config.write_text(config.read_text() + '\n[[agents]]\nname = "vanilla"\nbackend = { kind = "scripted" }\n'
+                      'label = "plain"\n')
+    mixed = build_spec(str(config), {"backend": "llama-cpp"})
+    kinds = {a.display_name: a.backend.kind for a in mixed.agents}
+    assert kinds == {"angry": "llama-cpp", "victim": "llama-cpp", "plain": "scripted"}
     assert [a.display_name for a in spec.agents] == ["angry", "victim"] and spec.agents[0].params["emotion"] == "anger"
 
 

@@ -136,3 +136,14 @@ def test_leaderboards_imports_nothing_else_of_ours():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n.split(".")[0] in ours for n in names), (path, names)
+
+
+def test_ratings_per_role_use_the_same_role_view():
+    m = _matches()
+    per_role = leaderboards.leaderboard(m, view="same-role", by="role", bootstrap=50)
+    focal = per_role[per_role["role"] == "focal"]
+    assert set(per_role["role"]) == {"focal", "counterpart"} and set(focal["agent"]) == {"eq", "vanilla"}
+    with pytest.raises(ValueError, match="same-role"):
+        leaderboards.leaderboard(m, by="role")
+    with pytest.raises(ValueError, match="unknown grouping"):
+        leaderboards.leaderboard(m, by="planet")
