@@ -12,8 +12,6 @@ from agents import REGISTRY, AgentSpec, get_entry
 from agents.llm import BACKENDS, BackendSpec, ConfigError
 from envs import DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, DOMAINS, SPLITS, TAXONOMIES
 
-BUILTIN_DEFAULT_AGENTS = ("vanilla", "eq-negotiator", "random-emotion", "boulware", "conceder", "linear",
-                          "tit-for-tat", "vanilla-counterpart", "cheating", "threatening", "victim")
 
 
 @dataclass
@@ -133,4 +131,6 @@ def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
 
 
 def default_agents() -> list[AgentSpec]:
-    return [AgentSpec(name) for name in BUILTIN_DEFAULT_AGENTS if name in REGISTRY]
+    """Every built-in agent (plugins are opt-in: name them with --agents)."""
+    return [AgentSpec(name) for name, entry in sorted(REGISTRY.items())
+            if getattr(entry.factory, "__module__", "").startswith("agents.builtin")]

@@ -75,6 +75,21 @@ def _arena(*args: str, cwd: Path, **kw) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
 
 
+def _default_match_count(scenarios: int) -> int:
+    from arena.spec import default_agents
+
+    classes = [REGISTRY[a.name].agent_class for a in default_agents()]
+    return sum(FOCAL in c.roles for c in classes) * sum(COUNTERPART in c.roles for c in classes) * 4 * scenarios
+
+
+def test_default_agents_are_every_builtin():
+    from arena.spec import default_agents
+
+    names = {a.name for a in default_agents()}
+    assert {"emodistill", "eq-negotiator", "vanilla", "fixed-emotion", "victim", "tit-for-tat"} <= names
+    assert "explosive" not in names and _default_match_count(20) == 9 * 9 * 4 * 20
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
@@ -86,8 +101,9 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
         time.sleep(0.2)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait(timeout=30)
+    expected = _default_match_count(scenarios=5)
     lines_at_kill = len(log.read_bytes().splitlines())
-    assert killed.returncode == -signal.SIGKILL and 60 <= lines_at_kill < 1260
+    assert killed.returncode == -signal.SIGKILL and 60 <= lines_at_kill < expected
     assert not (tmp_path / "killed" / "matches.parquet").exists()
     resumed = _arena(*args, "--out", str(tmp_path / "killed"), cwd=tmp_path)
     out, _ = resumed.communicate(timeout=300)
@@ -98,7 +114,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     assert reference.wait(timeout=300) == 0
     a = pd.read_parquet(tmp_path / "killed" / "matches.parquet").drop(columns=TIMING)
     b = pd.read_parquet(tmp_path / "whole" / "matches.parquet").drop(columns=TIMING)
-    assert len(a) == 1260
+    assert len(a) == expected
     pd.testing.assert_frame_equal(a, b)
 
 

@@ -73,8 +73,10 @@ class Persona(Negotiator):
 
 def _persona_class(key: str) -> type[Persona]:
     spec = load_data("personas.toml")[key]
-    cls = type(f"Persona_{key.replace('-', '_')}", (Persona,),
-               {"name": key, "persona": key, "description": spec["description"], "__doc__": spec["description"]})
+    class_name = f"Persona_{key.replace('-', '_')}"
+    cls = type(class_name, (Persona,), {"name": key, "persona": key, "description": spec["description"],
+                                        "__doc__": spec["description"], "__module__": __name__,
+                                        "__qualname__": class_name})
     return register(key)(cls)
 
 
