@@ -206,3 +206,12 @@ def test_resume_refuses_a_different_tournament(tmp_path, capsys):
     assert main(base) == 0
     assert main(base[:-2] + ["--seed", "5", "--out", out]) == 2
     assert "different tournament" in capsys.readouterr().err
+
+
+def test_example_config_loads():
+    from arena.commands import build_spec
+
+    spec = build_spec(str(Path(__file__).resolve().parents[1] / "examples" / "tournament.toml"), {})
+    assert spec.domains == ["credit", "hospital"] and "angry" in [a.display_name for a in spec.agents]
+    # focal: eq-negotiator, emodistill, angry, vanilla; counterpart: vanilla and three personas
+    assert len([m for s in build_sessions(spec) for m in s.matches]) == 4 * 4 * 2 * 10 * 3
