@@ -12,6 +12,7 @@ from typing import Any
 from agents.base import Observation, ScenarioView
 from agents.llm import (Backend, CallStats, Completion, GenerationOptions, action_schema, parse_action,
                         request_structured)
+from agents.llm.scripted import realise_message
 from envs import EKMAN_7, Action
 
 MAX_PROMPT_TURNS = 8
@@ -76,8 +77,6 @@ class Speaker:
 
     def realise(self, proposal: Action, obs: Observation, extra_lines: tuple[str, ...] = ()) -> Action:
         """Put the agent's own proposal into words with templates (the scripted backend)."""
-        from agents.llm.scripted import realise_message
-
         hints = {"domain": self.view.domain.name, "kind": self.view.kind, "move": proposal.move,
                  "value": proposal.value, "emotion": proposal.emotion, "unit": self.view.domain.unit,
                  "turn": obs.turn, "context": self.view.context, "extra_lines": list(extra_lines)}

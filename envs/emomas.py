@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from envs.domains import DOMAINS, get_domain
-from envs.scenarios import SCENARIO_SEED, TRAIN_SIZE, Scenario, _pools, build_scenario
+from envs.scenarios import SCENARIO_SEED, TRAIN_SIZE, Scenario, build_scenario, scenario_pools
 
 _CLOCK = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp])\.?\s*[Mm]\.?\s*$")
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
@@ -150,14 +150,14 @@ def _targets(domain: str, row: dict[str, Any], fields: dict[str, str]) -> tuple[
         endurance = max(10, int(row[fields["endurance_minutes"]]))
         return max(int(row[fields["eta_minutes"]]), endurance + 30), endurance
     if domain == "hospital":
-        pool = _pools()["hospital"]
+        pool = scenario_pools()["hospital"]
         wait, saved = int(row[fields["days_on_waitlist"]]), int(row[fields["junior_surgeon_days_saved"]])
         patient = max(1, wait - saved)
         extra = pool["low_urgency_extra_days"] if row[fields["urgency"]] == "Low" else 0
         return max(wait + extra, patient + pool["min_gap_days"]), patient
     focal, counter = int(row[fields["focal_target"]]), int(row[fields["counterpart_target"]])
     if domain == "sleep":
-        counter = max(counter, focal + _pools()["sleep"]["min_gap_minutes"])
+        counter = max(counter, focal + scenario_pools()["sleep"]["min_gap_minutes"])
     return focal, counter
 
 

@@ -48,7 +48,7 @@ class Scenario:
 
 
 @functools.cache
-def _pools() -> dict[str, Any]:
+def scenario_pools() -> dict[str, Any]:
     text = resources.files("envs").joinpath("data/scenario_pools.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
@@ -125,7 +125,7 @@ def reservations_for(domain: Domain, focal_target: int, counter_target: int,
                      rng: np.random.Generator) -> dict[str, int]:
     """Walk-away values beyond each target, in the direction that role concedes."""
     gap = abs(counter_target - focal_target)
-    lo, hi = _pools()["reservation_fraction"]
+    lo, hi = scenario_pools()["reservation_fraction"]
     result = {}
     for kind, target in ((FOCAL, focal_target), (COUNTERPART, counter_target)):
         shift = max(1, round(float(rng.uniform(lo, hi)) * gap))
@@ -148,7 +148,7 @@ def generate_scenario(domain_name: str, index: int) -> Scenario:
     """The scenario at ``index``; its own RNG stream makes it independent of how many are generated."""
     domain = get_domain(domain_name)
     rng = np.random.default_rng([SCENARIO_SEED, list(DOMAINS).index(domain_name), index])
-    focal, counter, context = GENERATORS[domain_name](rng, _pools()[domain_name])
+    focal, counter, context = GENERATORS[domain_name](rng, scenario_pools()[domain_name])
     split = "train" if index < TRAIN_SIZE else "test"
     return build_scenario(domain, index, split, focal, counter, context, rng)
 

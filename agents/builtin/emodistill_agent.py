@@ -10,7 +10,6 @@ from agents.builtin.emotional import EmotionStyled
 from agents.emodistill import SelectorPolicy, observable_frame, state_features
 from agents.llm import BackendSpec, ConfigError, make_backend
 from agents.registry import register
-from agents.speaking import Speaker
 
 
 def shipped_selector_path(domain: str) -> Path:

@@ -59,19 +59,15 @@ class ResponseCache:
 class CachedBackend(Backend):
     """A backend behind the response cache: a hit makes no model call."""
 
-    def __init__(self, inner: Backend, cache: ResponseCache):
-        super().__init__()
+    def __init__(self, inner: Backend, cache: ResponseCache):  # no Backend.__init__: ``calls`` is the inner count
         self.inner, self.cache = inner, cache
         self.kind, self.model = inner.kind, inner.model
         self.hits = 0
 
     @property
     def calls(self) -> int:  # type: ignore[override]
+        """Model calls the inner backend actually made."""
         return self.inner.calls
-
-    @calls.setter
-    def calls(self, value: int) -> None:
-        pass
 
     def preflight(self) -> None:
         self.inner.preflight()

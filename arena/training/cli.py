@@ -9,7 +9,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from agents.builtin.emodistill_agent import shipped_selector_path
-from agents.emodistill import SelectorPolicy
 from agents.llm import BackendSpec, ConfigError
 from arena.training import dataset, expression
 from envs import DOMAINS
@@ -104,7 +103,3 @@ def run_train(args: argparse.Namespace) -> int:
                 run(domain, out, args)
     return 0
 
-
-def describe(path: Path) -> str:
-    policy = SelectorPolicy.load(path)
-    return f"{path}: domain {policy.meta.get('domain')}, {policy.meta.get('transitions')} transitions"
