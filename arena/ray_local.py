@@ -5,6 +5,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 
 def llm_resource(host: str) -> str:
@@ -12,8 +13,16 @@ def llm_resource(host: str) -> str:
     return "llm_slot_" + hashlib.sha1(host.encode()).hexdigest()[:10]
 
 
-def start_ray(num_cpus: int, resources: dict[str, float] | None = None, address: str | None = None) -> str | None:
-    """Start (or join) Ray; returns the temp dir to remove afterwards, if we made one."""
+@dataclass(frozen=True)
+class RaySession:
+    """Whether this process connected Ray (and so must shut it down), and the temp dir it made."""
+
+    owned: bool
+    temp_dir: str | None = None
+
+
+def start_ray(num_cpus: int, resources: dict[str, float] | None = None, address: str | None = None) -> RaySession:
+    """Start (or join) Ray; an instance the caller already started is used as it is and left running."""
     if not address:
         # Ray reads this once, when it is first imported: it makes a local instance use 127.0.0.1.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -22,24 +31,25 @@ def start_ray(num_cpus: int, resources: dict[str, float] | None = None, address:
     from ray._private import ray_constants
 
     if ray.is_initialized():
-        return None
+        return RaySession(owned=False)
     if address:
         ray.init(address=address, log_to_driver=False)
-        return None
+        return RaySession(owned=True)
     ray_constants.ENABLE_RAY_CLUSTER = False  # in case Ray was imported before the variable was set
     temp_dir = tempfile.mkdtemp(prefix="ar", dir="/tmp")  # short: Ray's socket paths have a length limit
     ray.init(num_cpus=num_cpus, resources=resources or {}, include_dashboard=False, _temp_dir=temp_dir,
              _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
-    return temp_dir
+    return RaySession(owned=True, temp_dir=temp_dir)
 
 
-def stop_ray(temp_dir: str | None) -> None:
+def stop_ray(session: RaySession) -> None:
+    """Shut Ray down if this process started or joined it, and remove its temp dir."""
     import ray
 
-    if ray.is_initialized():
+    if session.owned and ray.is_initialized():
         ray.shutdown()
-    if temp_dir:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    if session.temp_dir:
+        shutil.rmtree(session.temp_dir, ignore_errors=True)
 
 
 def node_addresses() -> list[str]:

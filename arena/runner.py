@@ -88,7 +88,7 @@ def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
     import ray
 
     hosts = {resolve_host(a.resolved_backend.ollama_host) for a in spec.agents if a.resolved_backend.kind == "ollama"}
-    temp_dir = start_ray(spec.workers, {llm_resource(h): spec.llm_parallel for h in hosts}, spec.ray_address)
+    session_handle = start_ray(spec.workers, {llm_resource(h): spec.llm_parallel for h in hosts}, spec.ray_address)
     try:
         available = ray.cluster_resources()
         task = ray.remote(max_retries=2)(run_session)
@@ -108,7 +108,7 @@ def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
                 yield [RunStore.encode(error_record(m, reason, 1), []) for m in session.matches if m.match_id not in skip]
     finally:
-        stop_ray(temp_dir)
+        stop_ray(session_handle)
 
 
 def fingerprint(spec: TournamentSpec) -> str:

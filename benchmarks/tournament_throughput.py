@@ -4,8 +4,9 @@ Ray with 2 workers; and NegMAS's SAOMechanism (Boulware vs Conceder, one issue, 
     pip install negmas   # optional: the 'bench' extra
     python benchmarks/tournament_throughput.py [--repeats 1]
 
-Ray timings run from the first to the last finished match (Ray start-up and shutdown are printed
-separately); every match is still written durably to the run directory.
+Ray timings run from the first to the last finished match of the measured tournament; Ray start-up
+and worker warm-up (a small tournament on the same instance first) are printed separately. Every
+match is still written durably to the run directory.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 from agents import AgentSpec
-from arena.ray_local import start_ray
+from arena.ray_local import RaySession, start_ray, stop_ray
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
 
@@ -38,18 +39,20 @@ class Clock:
 
 
 def arena_rate(workers: int, repeats: int, root: Path) -> tuple[float, int, float]:
-    spec = TournamentSpec(agents=[AgentSpec(a) for a in BASELINES], split="all", repeats=repeats, workers=workers)
+    """Matches per second; for Ray, start-up and worker warm-up (a small tournament first) are not timed."""
+    agents = [AgentSpec(a) for a in BASELINES]
+    spec = TournamentSpec(agents=agents, split="all", repeats=repeats, workers=workers)
     startup = 0.0
     if workers:
         began = time.perf_counter()
-        temp_dir = start_ray(workers)
+        handle = start_ray(workers)
+        warm_up = TournamentSpec(agents=agents, domains=["credit"], scenarios=workers, workers=workers)
+        run_tournament(warm_up, root / f"warm{workers}")
         startup = time.perf_counter() - began
     clock = Clock()
     run_tournament(spec, root / f"w{workers}", on_result=clock.on_result, on_start=clock.on_start)
     if workers:
-        import shutil
-
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        stop_ray(RaySession(owned=True, temp_dir=handle.temp_dir))
     return clock.count / (clock.end - clock.start), clock.count, startup
 
 
@@ -83,7 +86,7 @@ def main() -> None:
             rate, count, startup = arena_rate(workers, args.repeats, Path(tmp))
             rates[workers] = rate
             label = "in-process" if workers == 0 else f"Ray, {workers} worker{'s' if workers > 1 else ''}"
-            extra = f" (Ray start-up {startup:.1f} s not counted)" if workers else ""
+            extra = f" (Ray start-up and worker warm-up {startup:.1f} s not counted)" if workers else ""
             print(f"eq-arena {label:15s}: {rate:7.1f} matches/s over {count} matches{extra}")
     print(f"Ray speedup 1 -> 2 workers: {rates[2] / rates[1]:.2f}x (goal >= 1.8x)")
     negmas = negmas_rate(args.negmas)

@@ -54,9 +54,9 @@ def test_ray_run_equals_in_process_run_and_binds_loopback(tmp_path, monkeypatch)
     addresses = []
     real_stop = ray_local.stop_ray
 
-    def stop_and_record(temp_dir):
+    def stop_and_record(handle):
         addresses.extend(ray_local.node_addresses())
-        real_stop(temp_dir)
+        real_stop(handle)
 
     monkeypatch.setattr(runner, "stop_ray", stop_and_record)
     local = run_tournament(_spec(), tmp_path / "local")
