@@ -46,3 +46,17 @@ def test_unreachable_ollama_host_and_missing_model_exit_2(tmp_path, capsys):
     with FakeOllama() as server:
         assert main([*base, "--model", "qwen9:3b", "--ollama-host", server.host]) == 2
     assert "run: ollama pull qwen9:3b" in capsys.readouterr().err
+
+
+def test_emodistill_expresses_through_an_ollama_expression_model():
+    from envs import load_scenarios
+    from tests.helpers import play_pair
+
+    with FakeOllama() as server:
+        focal = AgentSpec("emodistill", {"expression_model": MODEL_NAME, "ollama_host": server.host, "max_tokens": 200})
+        record, transcript, agents = play_pair(focal, AgentSpec("victim"), load_scenarios("credit", "test")[0],
+                                               max_messages=4)
+        assert agents["focal"].backend.kind == "ollama" and record["focal_requests"] >= 2
+        assert "/api/chat" in server.requests
+        chosen = [m["emotion"] for m in transcript if m["role"] == "focal"]
+        assert all(e in agents["focal"].selector.labels for e in chosen)
