@@ -20,12 +20,15 @@ def acceptable(view: ScenarioView, their_offer: int | None, my_next: int) -> boo
     return view.gain(their_offer) >= view.gain(my_next) and view.gain(their_offer) >= 0
 
 
+def accepts(view: ScenarioView, obs: Observation, my_next: int) -> bool:
+    """Accept the standing offer if it beats my next one, or, with at most two messages left, if it
+    is at least my reservation (better a deal than a breakdown)."""
+    last_chance = obs.messages_left <= 2 and obs.their_offer is not None and view.gain(obs.their_offer) >= 0
+    return acceptable(view, obs.their_offer, my_next) or last_chance
+
+
 def toward(view: ScenarioView, start: int, end: int, fraction: float) -> int:
     """A value ``fraction`` of the way from ``start`` to ``end``, never past the reservation."""
     value = view.domain.clamp(start + (end - start) * fraction)
     return view.reservation if view.gain(value) < 0 else value
 
-
-def first_offer(obs: Observation, view: ScenarioView) -> int | None:
-    """The counterpart's first offer in the transcript, if any."""
-    return next((t.value for t in obs.transcript if t.kind != view.kind and t.move == "offer"), None)

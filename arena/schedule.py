@@ -45,14 +45,6 @@ class Session:
     repeat: int
     matches: tuple[MatchSpec, ...]
 
-    @property
-    def uses_ollama(self) -> bool:
-        return "ollama" in (self.focal.resolved_backend.kind, self.counterpart.resolved_backend.kind)
-
-    @property
-    def uses_model(self) -> bool:
-        return "scripted" != self.focal.resolved_backend.kind or "scripted" != self.counterpart.resolved_backend.kind
-
 
 def build_sessions(spec: TournamentSpec) -> list[Session]:
     """Every focal-capable agent against every counterpart-capable agent, on every scenario and repeat."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from agents.base import Observation
 from agents.builtin.common import Negotiator, TimeDependent
 from agents.registry import register
-from agents.tactics import acceptable, toward
+from agents.tactics import accepts, toward
 from envs import Action
 
 
@@ -50,7 +50,6 @@ class RelativeTitForTat(Negotiator):
             previous_gap = abs(theirs[-2] - mine) or 1
             share = max(0.0, min(1.0, (abs(theirs[-2] - mine) - abs(theirs[-1] - mine)) / previous_gap))
             nxt = toward(self.view, mine, theirs[-1], share)
-        last_chance = obs.messages_left <= 2 and obs.their_offer is not None and self.view.gain(obs.their_offer) >= 0
-        if acceptable(self.view, obs.their_offer, nxt) or last_chance:
+        if accepts(self.view, obs, nxt):
             return Action.accept()
         return Action.offer(nxt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from agents.base import Agent, Observation, ScenarioView
 from agents.llm import CallStats, GenerationOptions
 from agents.speaking import Speaker
-from agents.tactics import acceptable, time_dependent_fraction
+from agents.tactics import accepts, time_dependent_fraction
 from envs import EKMAN_7, Action
 
 
@@ -59,8 +59,7 @@ class TimeDependent(Negotiator):
         return self.view.at(time_dependent_fraction(obs.progress, e))
 
     def decide_move(self, obs: Observation, my_next: int, emotion: str = "neutral") -> Action:
-        last_chance = obs.messages_left <= 2 and obs.their_offer is not None and self.view.gain(obs.their_offer) >= 0
-        if acceptable(self.view, obs.their_offer, my_next) or last_chance:
+        if accepts(self.view, obs, my_next):
             return Action.accept(emotion)
         return Action.offer(my_next, emotion)
 

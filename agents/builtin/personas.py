@@ -6,7 +6,7 @@ from agents.builtin.common import Negotiator
 from agents.registry import register
 from agents.response_model import concession_factor
 from agents.sensing import shared_lexicon_sensor
-from agents.tactics import acceptable, time_dependent_fraction
+from agents.tactics import accepts, time_dependent_fraction
 from agents.texts import fill, load_data
 from envs import COUNTERPART, Action
 
@@ -54,8 +54,7 @@ class Persona(Negotiator):
         if late_and_apart and self.rng.random() < self.spec["walk_away_chance"]:
             return Action.walk_away(emotion)
         my_next = self.view.at(self.conceded)
-        last_chance = obs.messages_left <= 2 and obs.their_offer is not None and self.view.gain(obs.their_offer) >= 0
-        if acceptable(self.view, obs.their_offer, my_next) or last_chance:
+        if accepts(self.view, obs, my_next):
             return Action.accept(emotion)
         return Action.offer(my_next, emotion)
 
