@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from agents.emodistill.features import EMOTION_INDEX, FEATURE_NAMES
 from agents.llm import BackendSpec
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
-from envs import DEFAULT_MAX_MESSAGES, GOEMOTIONS_28, load_scenarios
+from envs import DEFAULT_MAX_MESSAGES, GOEMOTIONS_28, Scenario, load_scenarios
 
 COUNTERPARTS = ("vanilla-counterpart", "cheating", "threatening", "victim")
 
@@ -39,9 +40,37 @@ def run_sweep(domain: str, out: Path, rollouts: int = 100, seed: int = 0, worker
     return run_tournament(spec, out, on_result=on_result, on_start=on_start)
 
 
-def _read_transcripts(run: Path) -> dict[str, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class SweepEpisode:
+    """One finished sweep episode with what both the transition and the export stages need."""
+
+    match_id: str
+    scenario: Scenario
+    transcript: list[dict[str, Any]]
+    agreement: bool
+    max_messages: int
+
+    @property
+    def moves(self) -> list[tuple[str, str, int | None]]:
+        return [(m["role"], m["move"], m["value"]) for m in self.transcript]
+
+    @property
+    def true_frame(self) -> GapFrame:
+        """Gap coordinates from both real targets (rewards may use hindsight; states may not)."""
+        return GapFrame(self.scenario.target["focal"], self.scenario.target["counterpart"])
+
+
+def sweep_episodes(run: Path, domain: str) -> Iterator[SweepEpisode]:
+    """The sweep's finished episodes in match-id order (errored matches are left out)."""
+    matches = pd.read_parquet(run / "matches.parquet")
+    matches = matches[matches["error"].isna()].sort_values("match_id")
     with open(run / "transcripts.jsonl", encoding="utf-8") as f:
-        return {e["match_id"]: e["transcript"] for e in map(json.loads, f)}
+        transcripts = {e["match_id"]: e["transcript"] for e in map(json.loads, f)}
+    scenarios = {s.id: s for s in load_scenarios(domain, "all")}
+    max_messages = int(spec_value(run, "max_messages", DEFAULT_MAX_MESSAGES))
+    for row in matches.itertuples(index=False):
+        yield SweepEpisode(row.match_id, scenarios[row.scenario], transcripts[row.match_id], bool(row.agreement),
+                           max_messages)
 
 
 def episode_transitions(moves: list[tuple[str, str, int | None]], emotions: list[str], true_frame: GapFrame,
@@ -61,20 +90,12 @@ def episode_transitions(moves: list[tuple[str, str, int | None]], emotions: list
 
 def build_transitions(run: Path, domain: str) -> dict[str, np.ndarray]:
     """Every focal turn of every finished sweep episode as one transition."""
-    matches = pd.read_parquet(run / "matches.parquet")
-    matches = matches[matches["error"].isna()].sort_values("match_id")
-    transcripts = _read_transcripts(run)
-    scenarios = {s.id: s for s in load_scenarios(domain, "all")}
-    max_messages = int(spec_value(run, "max_messages", DEFAULT_MAX_MESSAGES))
     columns: dict[str, list] = {k: [] for k in ("states", "actions", "rewards", "next_states", "dones",
                                                 "episode_ids", "step_ids", "scenario_ids", "returns")}
-    for episode, row in enumerate(matches.itertuples(index=False)):
-        transcript = transcripts[row.match_id]
-        moves = [(m["role"], m["move"], m["value"]) for m in transcript]
-        s = scenarios[row.scenario]
-        true_frame = GapFrame(s.target["focal"], s.target["counterpart"])
-        ep = episode_transitions(moves, [m["emotion"] for m in transcript], true_frame, s.target["focal"],
-                                 bool(row.agreement), max_messages)
+    for episode, sweep in enumerate(sweep_episodes(run, domain)):
+        s = sweep.scenario
+        ep = episode_transitions(sweep.moves, [m["emotion"] for m in sweep.transcript], sweep.true_frame,
+                                 s.target["focal"], sweep.agreement, sweep.max_messages)
         n = len(ep["actions"])
         for key in ("states", "actions", "rewards", "next_states", "dones"):
             columns[key].extend(ep[key])

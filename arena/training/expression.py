@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from agents.base import Observation, ScenarioView, Turn
-from agents.emodistill import GapFrame, episode_rewards
+from agents.emodistill import episode_rewards
 from agents.speaking import dialogue_prompt, system_prompt
 from agents.texts import emotion_style
-from arena.training.dataset import spec_value
-from envs import DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, FOCAL, load_scenarios
+from arena.training.dataset import sweep_episodes
+from envs import DEFAULT_TAXONOMY, FOCAL
 
 
 def emotion_prompt(view: ScenarioView, history: list[Turn], turn: int, emotion: str) -> list[dict[str, str]]:
@@ -29,27 +29,17 @@ def emotion_prompt(view: ScenarioView, history: list[Turn], turn: int, emotion: 
 
 def focal_turns(run: Path, domain: str) -> Iterator[dict[str, Any]]:
     """Every focal turn of a sweep: prompt, utterance, step reward and episode return."""
-    max_messages = int(spec_value(run, "max_messages", DEFAULT_MAX_MESSAGES))
-    matches = pd.read_parquet(run / "matches.parquet").set_index("match_id")
-    scenarios = {s.id: s for s in load_scenarios(domain, "all")}
-    with open(run / "transcripts.jsonl", encoding="utf-8") as f:
-        for entry in map(json.loads, f):
-            row = matches.loc[entry["match_id"]]
-            if isinstance(row["error"], str):
-                continue
-            s = scenarios[row["scenario"]]
-            transcript = entry["transcript"]
-            moves = [(m["role"], m["move"], m["value"]) for m in transcript]
-            rewards = episode_rewards(GapFrame(s.target["focal"], s.target["counterpart"]), moves,
-                                      bool(row["agreement"]), max_messages)
-            view = ScenarioView.of(s, FOCAL, max_messages, DEFAULT_TAXONOMY)
-            history = [Turn(m["role"], m["move"], m["value"], m["message"]) for m in transcript]
-            focal_index = [i for i, m in enumerate(transcript) if m["role"] == FOCAL]
-            for t, i in enumerate(focal_index):
-                yield {"match_id": entry["match_id"], "scenario": s.id, "turn": i, "emotion": transcript[i]["emotion"],
-                       "messages": emotion_prompt(view, history[:i], i, transcript[i]["emotion"]),
-                       "utterance": transcript[i]["message"], "step_reward": rewards.step_rewards[t],
-                       "episode_return": rewards.total}
+    for ep in sweep_episodes(run, domain):
+        rewards = episode_rewards(ep.true_frame, ep.moves, ep.agreement, ep.max_messages)
+        view = ScenarioView.of(ep.scenario, FOCAL, ep.max_messages, DEFAULT_TAXONOMY)
+        transcript = ep.transcript
+        history = [Turn(m["role"], m["move"], m["value"], m["message"]) for m in transcript]
+        focal_index = [i for i, m in enumerate(transcript) if m["role"] == FOCAL]
+        for t, i in enumerate(focal_index):
+            yield {"match_id": ep.match_id, "scenario": ep.scenario.id, "turn": i, "emotion": transcript[i]["emotion"],
+                   "messages": emotion_prompt(view, history[:i], i, transcript[i]["emotion"]),
+                   "utterance": transcript[i]["message"], "step_reward": rewards.step_rewards[t],
+                   "episode_return": rewards.total}
 
 
 def export_sft(turns: list[dict[str, Any]], path: Path, top_fraction: float = 0.25) -> int:
