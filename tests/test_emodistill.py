@@ -84,6 +84,36 @@ def test_iql_learns_the_clearly_best_emotion():
     assert chosen == ["gratitude"] * len(prototypes)
 
 
+def test_stacked_members_are_independent_networks_and_export_exactly():
+    torch = pytest.importorskip("torch", reason="the stacked networks need the 'train' extra")
+    from arena.training.stacked import StackedMLP
+
+    torch.manual_seed(0)
+    nets = StackedMLP(3, STATE_DIM, 16, len(GOEMOTIONS_28))
+    x = torch.randn(5, STATE_DIM)
+    together = nets(x)
+    for member in range(3):  # one member alone gives the same output as in the stack
+        assert torch.allclose(nets(x, member)[0], together[member], atol=1e-6)
+    policy = SelectorPolicy(nets.member_weights(2), {"format": 1, "state_dim": STATE_DIM})
+    assert np.allclose(policy.logits(x.numpy()), together[2].detach().numpy(), atol=1e-5)
+    together[0].sum().backward()  # a loss on member 0 leaves the other members' gradients at zero
+    assert all(p.grad[1:].abs().max() == 0 and p.grad[0].abs().max() > 0 for p in nets.parameters())
+
+
+def test_gradients_are_clipped_per_member():
+    torch = pytest.importorskip("torch", reason="the stacked networks need the 'train' extra")
+    from arena.training.stacked import StackedMLP
+
+    nets = StackedMLP(2, STATE_DIM, 8, 3)
+    out = nets(torch.randn(4, STATE_DIM))
+    (1000 * out[0].sum() + 1e-4 * out[1].sum()).backward()
+    small = [p.grad[1].clone() for p in nets.parameters()]
+    nets.clip_grad_norm_per_member(1.0)
+    norm = torch.sqrt(sum(p.grad[0].pow(2).sum() for p in nets.parameters()))
+    assert norm == pytest.approx(1.0, rel=1e-4)  # the large member is scaled down to the limit ...
+    assert all(torch.equal(p.grad[1], g) for p, g in zip(nets.parameters(), small))  # ... the small one untouched
+
+
 def test_selector_round_trips_through_npz(tmp_path):
     rng = np.random.default_rng(0)
     h = 8

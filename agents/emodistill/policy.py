@@ -13,7 +13,10 @@ FORMAT_VERSION = 1
 
 
 class SelectorPolicy:
-    """Linear -> ReLU -> LayerNorm, twice, then Linear to one logit per emotion label."""
+    """Linear -> ReLU -> LayerNorm, twice, then Linear to one logit per emotion label.
+
+    LayerNorm gains and biases (n0.*, n1.*) are optional: selectors trained by arena's stacked IQL
+    networks have none; older files carry them."""
 
     def __init__(self, weights: dict[str, np.ndarray], meta: dict):
         self.w = weights
@@ -24,7 +27,7 @@ class SelectorPolicy:
                              f"this version ({FORMAT_VERSION} / {STATE_DIM}); retrain it")
 
     @staticmethod
-    def _layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    def _layer_norm(x: np.ndarray, gain: np.ndarray | float = 1.0, bias: np.ndarray | float = 0.0) -> np.ndarray:
         mean = x.mean(-1, keepdims=True)
         var = x.var(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + 1e-5) * gain + bias
@@ -33,7 +36,7 @@ class SelectorPolicy:
         x = np.asarray(state, dtype=np.float64)
         for i in (0, 1):
             x = np.maximum(0.0, x @ self.w[f"l{i}.weight"].T + self.w[f"l{i}.bias"])
-            x = self._layer_norm(x, self.w[f"n{i}.weight"], self.w[f"n{i}.bias"])
+            x = self._layer_norm(x, self.w.get(f"n{i}.weight", 1.0), self.w.get(f"n{i}.bias", 0.0))
         return x @ self.w["out.weight"].T + self.w["out.bias"]
 
     def choose(self, state: np.ndarray, rng: np.random.Generator, temperature: float = 0.0) -> str:
