@@ -5,6 +5,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from num2words import num2words
+
 from agents.base import Observation, ScenarioView
 from envs import MAX_MESSAGE_CHARS, Action, sanitize_message
 
@@ -22,8 +24,23 @@ class GuardStats:
         return asdict(self)
 
 
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                 "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                 "hundred|thousand")
+
+
+def _spelled_pattern(value: int) -> str:
+    """English words for value, tolerant of hyphens, spaces, commas and "and" ("one hundred twenty")."""
+    words = [w for w in re.findall(r"[a-z]+", num2words(abs(value))) if w != "and"]
+    joined = r"(?:[\s,-]+(?:and[\s-]+)?)".join(words)
+    # not the start of a longer number: 20 must not match inside "twenty-one", 100 not in "one hundred and five"
+    return rf"\b{joined}\b(?![\s-]+(?:and[\s-]+)?(?:{_NUMBER_WORDS})\b)"
+
+
 def _reservation_pattern(value: int) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\d.]){re.escape(str(value))}(?![\d])")
+    """The value as digits ("93") or in words ("ninety-three", "Ninety three")."""
+    digits = rf"(?<![\d.]){re.escape(str(value))}(?![\d])"
+    return re.compile(rf"{digits}|{_spelled_pattern(value)}", re.IGNORECASE)
 
 
 class Guard:

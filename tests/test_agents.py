@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -83,6 +84,23 @@ def test_guards_clamp_redact_and_block_whatever_the_agent_does():
     second = guard.apply(agent.act(obs), obs)
     assert second.move == "offer" and second.value == first.value
     assert guard.stats.clamped_offers == 1 and guard.stats.redactions == 1 and guard.stats.blocked_accepts == 1
+
+
+@pytest.mark.parametrize(("value", "leaks", "kept"), [
+    (93, ["I can go to 93 days", "ninety-three days", "Ninety three days", "NINETY  THREE"], ["193 days", "ninety-four"]),
+    (115, ["one hundred and fifteen", "one-hundred-fifteen", "One hundred fifteen"], ["one hundred and fifty"]),
+    (20, ["twenty days", "20"], ["twenty-one days", "twenty one days", "120", "1.20"]),
+])
+def test_reservation_is_withheld_in_digits_and_in_words(value, leaks, kept):
+    scenario = load_scenarios("credit", "test")[0]
+    view = ScenarioView.of(replace(scenario, reservation={**scenario.reservation, FOCAL: value}), FOCAL, 30,
+                           "goemotions-28")
+    guard = Guard(view)
+    for text in leaks:
+        assert guard.redact(text).count("[withheld]") == 1, text
+    for text in kept:
+        assert guard.redact(text) == text
+    assert guard.stats.redactions == len(leaks)
 
 
 def test_lexicon_sensor_reads_clear_emotions():
