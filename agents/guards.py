@@ -1,6 +1,7 @@
 """Harness guards that hold for every agent whatever its model says."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -37,6 +38,7 @@ def _spelled_pattern(value: int) -> str:
     return rf"\b{joined}\b(?![\s-]+(?:and[\s-]+)?(?:{_NUMBER_WORDS})\b)"
 
 
+@functools.lru_cache(maxsize=4096)  # one per distinct reservation, not one per match
 def _reservation_pattern(value: int) -> re.Pattern[str]:
     """The value as digits ("93") or in words ("ninety-three", "Ninety three")."""
     digits = rf"(?<![\d.]){re.escape(str(value))}(?![\d])"
