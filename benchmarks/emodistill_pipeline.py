@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from arena.training import dataset
-from arena.training.iql import IQLConfig, IQLTrainer, keep_freed_memory, train_iql
+from arena.training.iql import IQLConfig, keep_freed_memory, train_iql
+from arena.training.iql_trainer import IQLTrainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from iql_reference import ReferenceIQL

@@ -86,10 +86,10 @@ def test_iql_learns_the_clearly_best_emotion():
 
 def test_stacked_members_are_independent_networks_and_export_exactly():
     torch = pytest.importorskip("torch", reason="the stacked networks need the 'train' extra")
-    from arena.training.stacked import StackedMLP
+    from arena.training.stacked import MLPShape, StackedMLP
 
     torch.manual_seed(0)
-    nets = StackedMLP(3, STATE_DIM, 16, len(GOEMOTIONS_28))
+    nets = StackedMLP(3, MLPShape(STATE_DIM, 16, len(GOEMOTIONS_28)))
     x = torch.randn(5, STATE_DIM)
     together = nets(x)
     for member in range(3):  # one member alone gives the same output as in the stack
@@ -97,21 +97,67 @@ def test_stacked_members_are_independent_networks_and_export_exactly():
     policy = SelectorPolicy(nets.member_weights(2), {"format": 1, "state_dim": STATE_DIM})
     assert np.allclose(policy.logits(x.numpy()), together[2].detach().numpy(), atol=1e-5)
     together[0].sum().backward()  # a loss on member 0 leaves the other members' gradients at zero
-    assert all(p.grad[1:].abs().max() == 0 and p.grad[0].abs().max() > 0 for p in nets.parameters())
+    assert nets.flat.grad[1:].abs().max() == 0 and nets.flat.grad[0].abs().max() > 0
+
+
+def test_written_out_backward_equals_autograd():
+    torch = pytest.importorskip("torch", reason="the stacked networks need the 'train' extra")
+    from arena.training.stacked import Activations, MLPShape, StackedMLP, backward, forward
+
+    torch.manual_seed(1)
+    shape = MLPShape(STATE_DIM, 24, 7)
+    nets, x, weights = StackedMLP(3, shape), torch.randn(32, STATE_DIM), torch.randn(3, 32, 7)
+    (nets(x) * weights).sum().backward()  # autograd's gradient of sum(weights * out)
+    kept = Activations()
+    with torch.no_grad():
+        forward(shape, nets.flat.detach(), x, kept)
+    written_out = backward(shape, nets.flat.detach(), kept, weights)
+    assert written_out.shape == nets.flat.shape
+    assert torch.allclose(written_out, nets.flat.grad, rtol=1e-4, atol=1e-5)
+    per_member_inputs = torch.randn(3, 32, STATE_DIM)  # members may also read different inputs
+    nets.flat.grad = None
+    (nets(per_member_inputs) * weights).sum().backward()
+    kept = Activations()
+    with torch.no_grad():
+        forward(shape, nets.flat.detach(), per_member_inputs, kept)
+    assert torch.allclose(backward(shape, nets.flat.detach(), kept, weights), nets.flat.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_iql_trainer_gradient_is_the_gradient_of_the_iql_loss():
+    torch = pytest.importorskip("torch", reason="the IQL trainer needs the 'train' extra")
+    from arena.training.iql import IQLConfig
+    from arena.training.iql_trainer import Q, Q_TARGET, V, IQLTrainer, iql_loss
+    from arena.training.stacked import forward
+
+    rng, n = np.random.default_rng(3), 500
+    data = {"states": rng.normal(size=(n, STATE_DIM)).astype(np.float32), "actions": rng.integers(0, 28, n),
+            "rewards": rng.normal(size=n).astype(np.float32), "dones": (rng.random(n) < 0.2).astype(np.float32),
+            "next_states": rng.normal(size=(n, STATE_DIM)).astype(np.float32)}
+    config = IQLConfig(hidden=32, batch=64, seed=4)
+    trainer = IQLTrainer(data, config)
+    for _ in range(5):  # let the target drift away from Q
+        trainer.step()
+    s, a, r, s2, done = batch = trainer.sample()
+    gradient = trainer.gradient(*batch)
+    nets, target = trainer.nets, trainer.table[Q_TARGET:]
+    with torch.no_grad():  # the targets straight from their definitions, the loss by autograd
+        q_target = forward(nets.shape, target, s)[0].gather(1, a[:, None]).squeeze(1)
+        td_target = r + config.gamma * (1 - done) * nets(s2, V)[0, :, 0]
+    nets.flat.grad = None
+    iql_loss(nets(s), a, q_target, td_target, config).backward()
+    assert torch.allclose(gradient, nets.flat.grad, rtol=1e-4, atol=1e-6)
+    assert not torch.equal(target[0], nets.flat.detach()[Q])  # the Polyak target trails Q
+    assert nets.flat.data_ptr() == trainer.table.data_ptr()  # Adam trains the rows of the table
 
 
 def test_gradients_are_clipped_per_member():
     torch = pytest.importorskip("torch", reason="the stacked networks need the 'train' extra")
-    from arena.training.stacked import StackedMLP
+    from arena.training.stacked import clip_rows_
 
-    nets = StackedMLP(2, STATE_DIM, 8, 3)
-    out = nets(torch.randn(4, STATE_DIM))
-    (1000 * out[0].sum() + 1e-4 * out[1].sum()).backward()
-    small = [p.grad[1].clone() for p in nets.parameters()]
-    nets.clip_grad_norm_per_member(1.0)
-    norm = torch.sqrt(sum(p.grad[0].pow(2).sum() for p in nets.parameters()))
-    assert norm == pytest.approx(1.0, rel=1e-4)  # the large member is scaled down to the limit ...
-    assert all(torch.equal(p.grad[1], g) for p, g in zip(nets.parameters(), small))  # ... the small one untouched
+    grad = torch.tensor([[300.0, 400.0, 0.0], [0.03, 0.04, 0.0]])
+    clip_rows_(grad, 1.0)
+    assert torch.linalg.vector_norm(grad[0]) == pytest.approx(1.0, rel=1e-5)  # the large member is scaled down
+    assert torch.equal(grad[1], torch.tensor([0.03, 0.04, 0.0]))  # ... the small one is untouched
 
 
 def test_selector_round_trips_through_npz(tmp_path):

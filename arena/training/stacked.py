@@ -1,74 +1,142 @@
-"""Several same-shaped MLPs trained side by side as one module: one batched matmul per layer.
+"""Several same-shaped MLPs trained side by side: one flat parameter, one batched matmul per layer,
+and a written-out backward pass.
 
-IQL trains three networks of one shape (Q, V, policy) on the same states. On a CPU the cost of
-three small networks is dominated by per-operation overhead, so stacking them along a leading
-"member" axis runs each layer for all three at once (a third of the operations). Needs torch.
+IQL trains networks of one shape (Q, V, policy, and Q's Polyak target) on the same states.
+Stacking them along a leading "member" axis runs each layer for all of them at once, and keeping
+each member's parameters in one row of a flat [members, size] tensor makes Adam, per-network
+gradient clipping and Polyak averaging one operation each. The backward pass is the textbook one
+(Linear, ReLU, and aten's own LayerNorm backward) on activations kept from the forward pass.
+Autograd gives the same gradients (tests/test_emodistill.py checks) but its graph bookkeeping
+cost about 10% of a step on a 2-core CPU. Needs torch.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional
+
+LAYER_NORM_EPS = 1e-5  # torch's default, and the exported numpy policy's
 
 
-def _uniform(shape: tuple[int, ...], fan_in: int) -> nn.Parameter:
-    """torch.nn.Linear's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+@dataclass(frozen=True)
+class MLPShape:
+    """Linear -> ReLU -> LayerNorm, twice, then Linear. The LayerNorms have no gain or bias: the
+    Linear layer after each one absorbs any per-feature scale and shift."""
+
+    n_in: int
+    hidden: int
+    n_out: int
+
+    @property
+    def layers(self) -> tuple[tuple[int, int], ...]:
+        return (self.n_in, self.hidden), (self.hidden, self.hidden), (self.hidden, self.n_out)
+
+    @property
+    def size(self) -> int:
+        """Parameters per member."""
+        return sum(n_in * n_out + n_out for n_in, n_out in self.layers)
+
+    def views(self, flat: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each layer's (weight [members, in, out], bias [members, 1, out]) as views into flat [members, size]."""
+        members, offset, views = flat.shape[0], 0, []
+        for n_in, n_out in self.layers:
+            weight = flat[:, offset: offset + n_in * n_out].view(members, n_in, n_out)
+            offset += n_in * n_out
+            views.append((weight, flat[:, offset: offset + n_out].view(members, 1, n_out)))
+            offset += n_out
+        return views
+
+    def initial(self, members: int) -> torch.Tensor:
+        """torch.nn.Linear's default initialisation, layer by layer: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        flat = torch.empty(members, self.size)
+        for (weight, bias), (n_in, _) in zip(self.views(flat), self.layers):
+            bound = 1.0 / math.sqrt(n_in)
+            weight.uniform_(-bound, bound)
+            bias.uniform_(-bound, bound)
+        return flat
+
+
+@dataclass
+class Activations:
+    """What the backward pass needs from a forward pass: each layer's input, and each hidden
+    layer's ReLU output with its LayerNorm mean and reciprocal standard deviation."""
+
+    inputs: list[torch.Tensor] = field(default_factory=list)
+    hidden: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
+
+
+def forward(shape: MLPShape, flat: torch.Tensor, x: torch.Tensor, keep: Activations | None = None) -> torch.Tensor:
+    """x: [batch, n_in] shared by all members, or [members, batch, n_in] -> [members, batch, n_out].
+
+    Differentiable by autograd as well; pass `keep` to record what `backward` needs."""
+    layers = shape.views(flat)
+    h = x.expand(flat.shape[0], -1, -1) if x.dim() == 2 else x
+    for weight, bias in layers[:-1]:
+        relu = torch.relu_(torch.baddbmm(bias, h, weight))
+        normed, mean, rstd = torch.native_layer_norm(relu, (shape.hidden,), None, None, LAYER_NORM_EPS)
+        if keep is not None:
+            keep.inputs.append(h)
+            keep.hidden.append((relu, mean, rstd))
+        h = normed
+    if keep is not None:
+        keep.inputs.append(h)
+    weight, bias = layers[-1]
+    return torch.baddbmm(bias, h, weight)
+
+
+def backward(shape: MLPShape, flat: torch.Tensor, kept: Activations, grad_out: torch.Tensor) -> torch.Tensor:
+    """The gradient of sum(grad_out * forward(shape, flat, x)) with respect to flat, shaped like flat.
+
+    `kept` may hold more members than flat (say a target network run in the same forward pass):
+    the first flat.shape[0] are used."""
+    members, grad = flat.shape[0], torch.empty_like(flat)
+    layers, grads = shape.views(flat), shape.views(grad)
+    delta = grad_out  # d loss / d (this layer's pre-activation output)
+    for depth in reversed(range(len(layers))):
+        grad_weight, grad_bias = grads[depth]
+        torch.bmm(kept.inputs[depth][:members].transpose(1, 2), delta, out=grad_weight)
+        torch.sum(delta, dim=1, keepdim=True, out=grad_bias)
+        if depth == 0:
+            return grad
+        relu, mean, rstd = (t[:members] for t in kept.hidden[depth - 1])
+        grad_normed = torch.bmm(delta, layers[depth][0].transpose(1, 2))
+        grad_relu = torch.ops.aten.native_layer_norm_backward(
+            grad_normed, relu, (shape.hidden,), mean, rstd, None, None, (True, False, False))[0]
+        delta = torch.ops.aten.threshold_backward(grad_relu, relu, 0.0)
+    return grad
+
+
+def clip_rows_(grad: torch.Tensor, max_norm: float) -> torch.Tensor:
+    """Scale each member's gradient (a row) to a norm of at most max_norm, as clip_grad_norm_ per network would."""
+    norms = torch.linalg.vector_norm(grad, dim=1, keepdim=True)
+    return grad.mul_((max_norm / (norms + 1e-6)).clamp_(max=1.0))
 
 
 class StackedMLP(nn.Module):
-    """Linear -> ReLU -> LayerNorm, twice, then Linear, for each of `members` independent networks.
+    """`members` independent networks of one MLPShape, their parameters the rows of one flat tensor.
 
-    The LayerNorms have no gain or bias: the Linear layer after each one absorbs any per-feature
-    scale and shift, so those would add parameters and time but no expressiveness."""
+    `rows`, if given, are trained in place (say a view of a larger table that also holds target
+    networks); by default fresh rows are initialised like torch.nn.Linear."""
 
-    def __init__(self, members: int, n_in: int, hidden: int, n_out: int):
+    def __init__(self, members: int, shape: MLPShape, rows: torch.Tensor | None = None):
         super().__init__()
-        self.shape = (n_in, hidden, n_out)
-        sizes = [(n_in, hidden), (hidden, hidden), (hidden, n_out)]
-        self.weights = nn.ParameterList(_uniform((members, i, o), i) for i, o in sizes)
-        self.biases = nn.ParameterList(_uniform((members, 1, o), i) for i, o in sizes)
+        if rows is not None and tuple(rows.shape) != (members, shape.size):
+            raise ValueError(f"rows must be {members} x {shape.size}, got {tuple(rows.shape)}")
+        self.shape = shape
+        self.flat = nn.Parameter(shape.initial(members) if rows is None else rows)
 
     def forward(self, x: torch.Tensor, member: int | None = None) -> torch.Tensor:
-        """x: (batch, n_in), shared by the members -> (members, batch, n_out); only `member` if given."""
-        pick = slice(None) if member is None else slice(member, member + 1)
-        weights, biases = [w[pick] for w in self.weights], [b[pick] for b in self.biases]
-        h = x.expand(len(weights[0]), -1, -1)
-        for w, b in zip(weights[:-1], biases[:-1]):
-            h = functional.layer_norm(torch.relu_(torch.baddbmm(b, h, w)), (self.shape[1],))
-        return torch.baddbmm(biases[-1], h, weights[-1])
-
-    def copy_member(self, member: int) -> StackedMLP:
-        """A one-member copy without gradients (a target network)."""
-        copy = StackedMLP(1, *self.shape)
-        with torch.no_grad():
-            for mine, theirs in zip(self.parameters(), copy.parameters()):
-                theirs.copy_(mine[member: member + 1])
-        return copy.requires_grad_(False)
-
-    def polyak_update(self, target: StackedMLP, member: int, rate: float) -> None:
-        """target <- target + rate * (member - target), in place."""
-        with torch.no_grad():
-            online = [p.detach()[member: member + 1] for p in self.parameters()]
-            torch._foreach_lerp_(list(target.parameters()), online, rate)
-
-    def clip_grad_norm_per_member(self, max_norm: float) -> None:
-        """Scale each member's gradient to a total norm of at most max_norm, as clipping each network would."""
-        grads = [p.grad for p in self.parameters()]
-        with torch.no_grad():
-            squares = sum(g.pow(2).sum(dim=tuple(range(1, g.dim()))) for g in grads)
-            scale = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)
-            for g in grads:
-                g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
+        """x: [batch, n_in] -> [members, batch, n_out]; only `member` (as [1, batch, n_out]) if given."""
+        flat = self.flat if member is None else self.flat[member: member + 1]
+        return forward(self.shape, flat, x)
 
     def member_weights(self, member: int) -> dict[str, np.ndarray]:
         """One member in torch.nn.Linear's layout (weight: out x in), the exported policy's format."""
         out = {}
-        for name, w, b in zip(("l0", "l1", "out"), self.weights, self.biases):
-            out[f"{name}.weight"] = w[member].detach().T.numpy().astype(np.float32)
-            out[f"{name}.bias"] = b[member, 0].detach().numpy().astype(np.float32)
+        for name, (weight, bias) in zip(("l0", "l1", "out"), self.shape.views(self.flat.detach())):
+            out[f"{name}.weight"] = weight[member].T.numpy().astype(np.float32)
+            out[f"{name}.bias"] = bias[member, 0].numpy().astype(np.float32)
         return out
