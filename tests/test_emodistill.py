@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -148,6 +149,21 @@ def test_iql_trainer_gradient_is_the_gradient_of_the_iql_loss():
     assert torch.allclose(gradient, nets.flat.grad, rtol=1e-4, atol=1e-6)
     assert not torch.equal(target[0], nets.flat.detach()[Q])  # the Polyak target trails Q
     assert nets.flat.data_ptr() == trainer.table.data_ptr()  # Adam trains the rows of the table
+
+
+def test_iql_loss_on_hand_computed_values():
+    torch = pytest.importorskip("torch", reason="the IQL trainer needs the 'train' extra")
+    from arena.training.iql import IQLConfig
+    from arena.training.iql_trainer import iql_loss
+
+    out = torch.zeros(3, 2, 3)  # [Q, V, policy] x 2 transitions x 3 labels
+    out[0, 0, 0], out[0, 1, 1] = 0.2, 0.4
+    loss = iql_loss(out, torch.tensor([0, 1]), q_target=torch.tensor([1.0, -1.0]), td_target=torch.tensor([0.5, 0.0]),
+                    config=IQLConfig())
+    td = ((0.2 - 0.5) ** 2 + 0.4 ** 2) / 2
+    expectile = (0.7 * 1.0 ** 2 + 0.3 * (-1.0) ** 2) / 2  # V = 0 is below the first target, above the second
+    awr = (math.exp(3.0) + math.exp(-3.0)) / 2 * math.log(3)  # uniform policy: -log pi = log 3
+    assert float(loss) == pytest.approx(td + expectile + awr, rel=1e-6)
 
 
 def test_gradients_are_clipped_per_member():
