@@ -109,19 +109,19 @@ def test_written_out_backward_equals_autograd():
     shape = MLPShape(STATE_DIM, 24, 7)
     nets, x, weights = StackedMLP(3, shape), torch.randn(32, STATE_DIM), torch.randn(3, 32, 7)
     (nets(x) * weights).sum().backward()  # autograd's gradient of sum(weights * out)
-    kept = Activations()
+    kept, written_out = Activations(), torch.full_like(nets.flat, float("nan"))
     with torch.no_grad():
-        forward(shape, nets.flat.detach(), x, kept)
-    written_out = backward(shape, nets.flat.detach(), kept, weights)
-    assert written_out.shape == nets.flat.shape
-    assert torch.allclose(written_out, nets.flat.grad, rtol=1e-4, atol=1e-5)
+        forward(shape.views(nets.flat.detach()), x, kept)
+    backward(shape.views(nets.flat.detach()), shape.views(written_out), kept, weights)
+    assert torch.allclose(written_out, nets.flat.grad, rtol=1e-4, atol=1e-5)  # every entry written, and right
     per_member_inputs = torch.randn(3, 32, STATE_DIM)  # members may also read different inputs
     nets.flat.grad = None
     (nets(per_member_inputs) * weights).sum().backward()
     kept = Activations()
     with torch.no_grad():
-        forward(shape, nets.flat.detach(), per_member_inputs, kept)
-    assert torch.allclose(backward(shape, nets.flat.detach(), kept, weights), nets.flat.grad, rtol=1e-4, atol=1e-5)
+        forward(shape.views(nets.flat.detach()), per_member_inputs, kept)
+    backward(shape.views(nets.flat.detach()), shape.views(written_out), kept, weights)
+    assert torch.allclose(written_out, nets.flat.grad, rtol=1e-4, atol=1e-5)
 
 
 def test_iql_trainer_gradient_is_the_gradient_of_the_iql_loss():
@@ -139,10 +139,10 @@ def test_iql_trainer_gradient_is_the_gradient_of_the_iql_loss():
     for _ in range(5):  # let the target drift away from Q
         trainer.step()
     s, a, r, s2, done = batch = trainer.sample()
-    gradient = trainer.gradient(*batch)
+    gradient = trainer.gradient(*batch).clone()
     nets, target = trainer.nets, trainer.table[Q_TARGET:]
     with torch.no_grad():  # the targets straight from their definitions, the loss by autograd
-        q_target = forward(nets.shape, target, s)[0].gather(1, a[:, None]).squeeze(1)
+        q_target = forward(nets.shape.views(target), s)[0].gather(1, a[:, None]).squeeze(1)
         td_target = r + config.gamma * (1 - done) * nets(s2, V)[0, :, 0]
     nets.flat.grad = None
     iql_loss(nets(s), a, q_target, td_target, config).backward()

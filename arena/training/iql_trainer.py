@@ -66,6 +66,10 @@ class IQLTrainer:
         trained = shape.initial(3)
         self.table = torch.cat([trained, trained[Q:Q + 1]])  # [Q, V, PI, Q_target]
         self.nets = StackedMLP(3, shape, rows=self.table[:Q_TARGET])
+        self.nets.flat.grad = torch.empty_like(self.nets.flat)  # rewritten in full by every step
+        # views made once: slicing a table into layers each step would cost about 2% of a step
+        self.all_layers, self.v_layers = shape.views(self.table), shape.views(self.table[V:V + 1])
+        self.trained_layers, self.grad_layers = shape.views(self.nets.flat.detach()), shape.views(self.nets.flat.grad)
         self.optim = torch.optim.Adam([self.nets.flat], lr=config.lr, fused=True)
 
     def sample(self):
@@ -75,16 +79,17 @@ class IQLTrainer:
 
     @torch.no_grad()
     def gradient(self, s, a, r, s2, done) -> torch.Tensor:
-        """d iql_loss / d parameters, shaped like the flat parameter [3, size]."""
-        shape, kept = self.nets.shape, Activations()
-        out = forward(shape, self.table, s, kept)  # Q, V, PI and Q_target on s
+        """d iql_loss / d parameters, written into (and returned as) nets.flat.grad [3, size]."""
+        kept = Activations()
+        out = forward(self.all_layers, s, kept)  # Q, V, PI and Q_target on s
         q_target = out[Q_TARGET].gather(1, a[:, None]).squeeze(1)
-        td_target = r + self.config.gamma * (1 - done) * forward(shape, self.table[V:V + 1], s2)[0, :, 0]
+        td_target = r + self.config.gamma * (1 - done) * forward(self.v_layers, s2)[0, :, 0]
         grad_out = loss_gradient(out[:Q_TARGET], a, q_target, td_target, self.config)
-        return backward(shape, self.nets.flat.detach(), kept, grad_out)
+        backward(self.trained_layers, self.grad_layers, kept, grad_out)
+        return self.nets.flat.grad
 
     def step(self) -> None:
-        self.nets.flat.grad = clip_rows_(self.gradient(*self.sample()), self.config.max_grad_norm)
+        clip_rows_(self.gradient(*self.sample()), self.config.max_grad_norm)
         self.optim.step()
         self.table[Q_TARGET].lerp_(self.table[Q], self.config.polyak)
 

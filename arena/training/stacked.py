@@ -68,15 +68,18 @@ class Activations:
     hidden: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
 
-def forward(shape: MLPShape, flat: torch.Tensor, x: torch.Tensor, keep: Activations | None = None) -> torch.Tensor:
+Layers = list[tuple[torch.Tensor, torch.Tensor]]  # (weight [members, in, out], bias [members, 1, out]) per layer
+
+
+def forward(layers: Layers, x: torch.Tensor, keep: Activations | None = None) -> torch.Tensor:
     """x: [batch, n_in] shared by all members, or [members, batch, n_in] -> [members, batch, n_out].
 
+    `layers` are MLPShape.views of a flat table (made once by a caller that runs many steps).
     Differentiable by autograd as well; pass `keep` to record what `backward` needs."""
-    layers = shape.views(flat)
-    h = x.expand(flat.shape[0], -1, -1) if x.dim() == 2 else x
+    h = x.expand(layers[0][0].shape[0], -1, -1) if x.dim() == 2 else x
     for weight, bias in layers[:-1]:
         relu = torch.relu_(torch.baddbmm(bias, h, weight))
-        normed, mean, rstd = torch.native_layer_norm(relu, (shape.hidden,), None, None, LAYER_NORM_EPS)
+        normed, mean, rstd = torch.native_layer_norm(relu, relu.shape[-1:], None, None, LAYER_NORM_EPS)
         if keep is not None:
             keep.inputs.append(h)
             keep.hidden.append((relu, mean, rstd))
@@ -87,26 +90,25 @@ def forward(shape: MLPShape, flat: torch.Tensor, x: torch.Tensor, keep: Activati
     return torch.baddbmm(bias, h, weight)
 
 
-def backward(shape: MLPShape, flat: torch.Tensor, kept: Activations, grad_out: torch.Tensor) -> torch.Tensor:
-    """The gradient of sum(grad_out * forward(shape, flat, x)) with respect to flat, shaped like flat.
+def backward(layers: Layers, grads: Layers, kept: Activations, grad_out: torch.Tensor) -> None:
+    """Write the gradient of sum(grad_out * forward(layers, x)) with respect to layers into grads
+    (views of a gradient table shaped like the parameters).
 
-    `kept` may hold more members than flat (say a target network run in the same forward pass):
-    the first flat.shape[0] are used."""
-    members, grad = flat.shape[0], torch.empty_like(flat)
-    layers, grads = shape.views(flat), shape.views(grad)
+    `kept` may hold more members than layers (say a target network run in the same forward pass):
+    the first ones are used."""
+    members = layers[0][0].shape[0]
     delta = grad_out  # d loss / d (this layer's pre-activation output)
     for depth in reversed(range(len(layers))):
         grad_weight, grad_bias = grads[depth]
         torch.bmm(kept.inputs[depth][:members].transpose(1, 2), delta, out=grad_weight)
         torch.sum(delta, dim=1, keepdim=True, out=grad_bias)
         if depth == 0:
-            return grad
+            return
         relu, mean, rstd = (t[:members] for t in kept.hidden[depth - 1])
         grad_normed = torch.bmm(delta, layers[depth][0].transpose(1, 2))
         grad_relu = torch.ops.aten.native_layer_norm_backward(
-            grad_normed, relu, (shape.hidden,), mean, rstd, None, None, (True, False, False))[0]
+            grad_normed, relu, relu.shape[-1:], mean, rstd, None, None, (True, False, False))[0]
         delta = torch.ops.aten.threshold_backward(grad_relu, relu, 0.0)
-    return grad
 
 
 def clip_rows_(grad: torch.Tensor, max_norm: float) -> torch.Tensor:
@@ -131,7 +133,7 @@ class StackedMLP(nn.Module):
     def forward(self, x: torch.Tensor, member: int | None = None) -> torch.Tensor:
         """x: [batch, n_in] -> [members, batch, n_out]; only `member` (as [1, batch, n_out]) if given."""
         flat = self.flat if member is None else self.flat[member: member + 1]
-        return forward(self.shape, flat, x)
+        return forward(self.shape.views(flat), x)
 
     def member_weights(self, member: int) -> dict[str, np.ndarray]:
         """One member in torch.nn.Linear's layout (weight: out x in), the exported policy's format."""
