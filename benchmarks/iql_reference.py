@@ -2,7 +2,8 @@
 
 Three separate torch.nn networks (Linear -> ReLU -> LayerNorm with gain and bias, twice, then
 Linear), a deep-copied target Q, torch's clip_grad_norm_ per network, one Adam. arena's trainer
-(arena/training/iql.py) stacks the three networks instead; this file exists to measure that choice.
+(arena/training/iql_trainer.py) stacks them in one parameter table with a written-out backward
+pass instead; this file exists to measure that choice.
 """
 from __future__ import annotations
 
