@@ -23,11 +23,14 @@ class ScenarioView:
     context: dict[str, Any]
     max_messages: int
     emotions: tuple[str, ...]
+    speech_seed: int = 0  # shared by every agent in this role on this match: wording and model sampling
 
     @classmethod
-    def of(cls, scenario: Scenario, kind: str, max_messages: int, taxonomy: str) -> "ScenarioView":
+    def of(cls, scenario: Scenario, kind: str, max_messages: int, taxonomy: str,
+           speech_seed: int = 0) -> "ScenarioView":
         return cls(get_domain(scenario.domain), kind, scenario.id, scenario.target[kind],
-                   scenario.reservation[kind], dict(scenario.context), max_messages, get_taxonomy(taxonomy))
+                   scenario.reservation[kind], dict(scenario.context), max_messages, get_taxonomy(taxonomy),
+                   speech_seed)
 
     @property
     def role_name(self) -> str:

@@ -15,8 +15,23 @@ from arena.training.cli import add_train_parser, run_train
 EXIT_USAGE = 2
 
 
+MIN_BOOTSTRAP = 100
+
+
 def _csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _resamples(text: str) -> int:
+    """A bootstrap resample count: at least MIN_BOOTSTRAP, or intervals mean nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < MIN_BOOTSTRAP:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_BOOTSTRAP} (got {value}): fewer resamples give "
+                                         "intervals that mean nothing")
+    return value
 
 
 def _tournament_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +53,9 @@ def _tournament_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--llm-parallel", type=int, metavar="N", help="concurrent requests per LLM server (default 1)")
     p.add_argument("--no-cache", action="store_true", help="do not use the on-disk response cache")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/<timestamp>); reuse it to resume")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the final leaderboard")
+    p.add_argument("--response-model", metavar="MODEL",
+                   help="how scripted counterparts respond to emotion: default, flat, reversed or a .toml file")
+    p.add_argument("--bootstrap", type=_resamples, default=1000, help="bootstrap resamples for the final leaderboard")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -56,16 +73,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="ratings and metrics of a run")
     p.add_argument("run")
     p.add_argument("--method", choices=["bt", "elo"], default="bt")
-    p.add_argument("--view", choices=["head-to-head", "same-role"], default="head-to-head")
-    p.add_argument("--by", choices=["domain", "role"], default=None, help="role needs --view same-role")
-    p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
-    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--view", choices=["same-role", "head-to-head"], default="same-role",
+                   help="same-role (default) ranks agents within each role; head-to-head puts both roles on one scale")
+    p.add_argument("--by", choices=["domain", "all", "role"], default=None,
+                   help="only per domain, or only overall (default: both; 'role' is an old name for 'all')")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--bootstrap", type=_resamples, default=1000)
     p.add_argument("--metrics", action="store_true", help="print the negotiation metrics table instead")
+    _compare_parsers(sub)
     p = sub.add_parser("plot", help="write the leaderboard plots of a run")
     p.add_argument("run")
     p.add_argument("--out", metavar="DIR")
     add_train_parser(sub)
     return parser
+
+
+FORMATS = ["table", "csv", "json", "markdown"]
+
+
+def _comparison_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metric", type=_csv, default=None, metavar="M,M",
+                   help="metrics to compare (default: utility,agreement,savings,emodistill_utility,rounds)")
+    p.add_argument("--bootstrap", type=_resamples, default=1000)
+    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate for the Holm adjustment")
+    p.add_argument("--format", choices=FORMATS, default="table")
+
+
+def _compare_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="paired differences between agents, with intervals and Holm-adjusted p-values")
+    p.add_argument("run")
+    p.add_argument("agents", nargs="*", metavar="A B", help="two agents (A - B); or use --baseline")
+    p.add_argument("--baseline", metavar="NAME", help="compare every other agent of the same role with NAME")
+    _comparison_args(p)
+    p = sub.add_parser("sensitivity", help="replay a run under the flat and reversed response models and "
+                                           "say which comparisons keep their sign and significance")
+    p.add_argument("run")
+    p.add_argument("agents", nargs="*", metavar="A B", help="two agents (A - B); default --baseline vanilla")
+    p.add_argument("--baseline", metavar="NAME")
+    p.add_argument("--workers", type=int, default=None, help="Ray workers for the replays (0: in-process)")
+    _comparison_args(p)
 
 
 def spec_overrides(args: argparse.Namespace) -> dict:

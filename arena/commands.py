@@ -13,6 +13,8 @@ import leaderboards
 from agents import REGISTRY, AgentSpec, load_plugins
 from agents.llm import ConfigError
 from agents.registry import PLUGIN_ERRORS
+from arena import analysis
+from arena.analysis import print_table
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec, default_agents, load_spec_file, resolve_backends
 from arena.storage import load_matches, load_transcript
@@ -67,6 +69,7 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
     finally:
         progress.close()
     print(f"\n{len(matches)} matches in {out} ({progress.errored} errored this run)")
+    print(f"response model for scripted counterparts: {spec.response_model!r}")
     print_leaderboard(leaderboards.leaderboard(matches, bootstrap=bootstrap), "table")
     written = leaderboards.write_report(matches, Path(out) / "report", bootstrap=bootstrap)
     if written:
@@ -74,17 +77,19 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
     return 0
 
 
+LEADERBOARD_COLUMNS = ("domain", "role", "rank", "agent", "rating", "lower", "upper", "agreement_rate", "battles",
+                       "order")
+
+
 def print_leaderboard(table: pd.DataFrame, fmt: str) -> None:
-    columns = [c for c in ("domain", "role", "rank", "agent", "rating", "lower", "upper", "battles") if c in table]
-    table = table[columns].round(1) if not table.empty else table
-    if fmt == "csv":
-        print(table.to_csv(index=False), end="")
-    elif fmt == "json":
-        print(table.to_json(orient="records", indent=2))
-    elif fmt == "markdown":
-        print(table.to_markdown(index=False))
-    else:
-        print(table.to_string(index=False))
+    """The table, then (in table format) its notes: role linking, order dependence, thin data, assumptions."""
+    notes = table.attrs.get("notes", [])
+    columns = [c for c in LEADERBOARD_COLUMNS if c in table and not (c == "order" and fmt == "table")]
+    table = table[columns].round({"rating": 1, "lower": 1, "upper": 1, "agreement_rate": 3}) if len(table) else table
+    print_table(table, fmt)
+    if fmt == "table":
+        for note in notes:
+            print(note)
 
 
 def list_agents() -> int:
@@ -113,11 +118,14 @@ def list_domains() -> int:
 def show(run: str) -> int:
     m = load_matches(run)
     ok = m[m["error"].isna()]
+    note = leaderboards.assumption_note(m)
     print(f"run {run}: {len(m)} matches, {len(m) - len(ok)} errored, domains {', '.join(sorted(m['domain'].unique()))}")
     print(f"agreement rate {ok['agreement'].astype(float).mean():.3f}, mean rounds {ok['rounds'].mean():.1f}")
     print(ok.groupby("ended_by").size().rename("matches").to_string())
     print()
     print(leaderboards.metrics_table(m).round(3).to_string(index=False))
+    if note:
+        print(f"\n{note}")
     return 0
 
 
@@ -147,6 +155,12 @@ def dispatch(args: argparse.Namespace) -> int:
         return show(args.run)
     if args.command == "replay":
         return replay(args.run, args.match_id)
+    if args.command == "compare":
+        return analysis.compare_run(args.run, args.agents, args.baseline, args.metric, args.bootstrap, args.alpha,
+                                    args.format)
+    if args.command == "sensitivity":
+        return analysis.sensitivity(args.run, args.agents, args.baseline, args.metric, args.bootstrap, args.alpha,
+                                    args.format, args.workers)
     matches = load_matches(args.run)
     if args.command == "leaderboard":
         if args.metrics:

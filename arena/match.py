@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agents import Agent, Guard, Observation, ScenarioView, Turn
+from agents import Agent, AgentSpec, Guard, Observation, ScenarioView, Turn
 from agents.llm import CallStats
 from agents.sensing import shared_lexicon_sensor
 from arena.schedule import MatchSpec, derive_seed
@@ -47,8 +47,8 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
     max_messages, taxonomy = env.max_messages, env.taxonomy_name
     guards = {}
     for kind in ROLE_KINDS:
-        view = ScenarioView.of(scenario, kind, max_messages, taxonomy)
-        agents[kind].reset(view, kind, derive_seed(match.seed, kind))
+        view = ScenarioView.of(scenario, kind, max_messages, taxonomy, derive_seed(match.seed, kind, "speech"))
+        agents[kind].reset(view, kind, match.agent_seed(kind))
         guards[kind] = Guard(view)
     public: list[Turn] = []
     transcript: list[dict[str, Any]] = []
@@ -81,12 +81,19 @@ def base_record(match: MatchSpec) -> dict[str, Any]:
     domain = get_domain(match.domain)
     return {"match_id": match.match_id, "session_id": match.session_id, "domain": match.domain,
             "scenario": match.scenario_id, "split": match.split, "repeat": match.repeat, "seed": match.seed,
+            "focal_seed": match.focal_seed, "counterpart_seed": match.counterpart_seed,
             "focal_agent": match.focal.display_name, "counterpart_agent": match.counterpart.display_name,
             "focal_role": domain.focal_role, "counterpart_role": domain.counterpart_role,
             "focal_backend": match.focal.resolved_backend.kind,
             "counterpart_backend": match.counterpart.resolved_backend.kind,
             "focal_model": match.focal.resolved_backend.model or "",
-            "counterpart_model": match.counterpart.resolved_backend.model or ""}
+            "counterpart_model": match.counterpart.resolved_backend.model or "",
+            "response_model": _response_model(match.counterpart)}
+
+
+def _response_model(agent: AgentSpec) -> str:
+    """The response model a scripted counterpart followed ("" where none applies)."""
+    return str(agent.params.get("response_model", "")) if agent.resolved_backend.kind == "scripted" else ""
 
 
 def outcome_record(match: MatchSpec, env: NegotiationEnv, agents: dict[str, Agent],

@@ -15,7 +15,8 @@ from agents.llm import ConfigError, make_backend
 from agents.llm.ollama_backend import resolve_host
 from arena.match import error_record, play
 from arena.ray_local import llm_resource, start_ray, stop_ray
-from arena.schedule import Session, build_sessions
+from agents.response_model import response_model_identity
+from arena.schedule import SEED_SCHEME, Session, build_sessions
 from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import Result, RunStore
 from envs import COUNTERPART, FOCAL, NegotiationEnv, Scenario, load_scenarios
@@ -115,6 +116,8 @@ def fingerprint(spec: TournamentSpec) -> str:
     """What decides the set of matches and their outcomes (not how they are executed)."""
     keys = ("agents", "domains", "split", "scenarios", "repeats", "seed", "max_messages", "taxonomy", "converge_within")
     data = {k: v for k, v in asdict(spec).items() if k in keys}
+    data["response_model"] = response_model_identity(spec.response_model)
+    data["seed_scheme"] = SEED_SCHEME
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

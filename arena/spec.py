@@ -10,6 +10,7 @@ import tomli_w
 
 from agents import REGISTRY, AgentSpec, get_entry
 from agents.llm import BACKENDS, BackendSpec, ConfigError
+from agents.response_model import BUILTIN_RESPONSE_MODELS, DEFAULT_RESPONSE_MODEL, load_response_model
 from envs import DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, DOMAINS, SPLITS, TAXONOMIES
 
 
@@ -39,6 +40,7 @@ class TournamentSpec:
     llm_parallel: int = 1
     match_timeout: float = 600.0
     match_retries: int = 1
+    response_model: str = DEFAULT_RESPONSE_MODEL
 
     def validate(self) -> "TournamentSpec":
         """Raise a ConfigError naming the first bad value."""
@@ -66,6 +68,7 @@ class TournamentSpec:
             raise ConfigError(f"agents listed twice: {', '.join(duplicates)} (give each a distinct label)")
         for agent in self.agents:
             get_entry(agent.name)
+        load_response_model(self.response_model)
         return self
 
     def to_toml(self) -> str:
@@ -115,6 +118,7 @@ def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
     """Give agents without their own backend the tournament's default backend, model and options;
     an agent that names its backend keeps it (``--backend`` is only the default)."""
     resolved = []
+    spec = replace(spec, response_model=canonical_response_model(spec.response_model))
     for agent in spec.agents:
         backend = agent.backend
         if backend is None:
@@ -123,11 +127,29 @@ def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
         elif not spec.cache:
             backend = replace(backend, cache=False)
         params = dict(agent.params)
+        if getattr(get_entry(agent.name).agent_class, "uses_response_model", False):
+            params.setdefault("response_model", spec.response_model)
         if backend.kind != "scripted":
             params.setdefault("temperature", spec.temperature)
             params.setdefault("max_tokens", spec.max_tokens)
         resolved.append(replace(agent, backend=backend, params=params))
     return replace(spec, agents=resolved)
+
+
+def with_response_model(spec: TournamentSpec, choice: str) -> TournamentSpec:
+    """The same tournament with every scripted counterpart under the response model ``choice``."""
+    choice = canonical_response_model(choice)
+    agents = [replace(a, params=a.params | {"response_model": choice})
+              if getattr(get_entry(a.name).agent_class, "uses_response_model", False) else a for a in spec.agents]
+    return replace(spec, agents=agents, response_model=choice)
+
+
+def canonical_response_model(choice: str) -> str:
+    """A built-in name as is, a file as an absolute path (Ray workers may run elsewhere)."""
+    if not isinstance(choice, str):
+        raise ConfigError(f"response_model must be a string ({', '.join(BUILTIN_RESPONSE_MODELS)} or a .toml path), "
+                          f"got {choice!r}")
+    return choice if choice in BUILTIN_RESPONSE_MODELS else str(Path(choice).expanduser().resolve())
 
 
 def default_agents() -> list[AgentSpec]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-BATTLE_COLUMNS = ["a", "b", "score", "group", "cluster", "order"]
+BATTLE_COLUMNS = ["a", "b", "score", "group", "cluster", "order", "domain"]
 VIEWS = ("head-to-head", "same-role")
 
 
@@ -29,7 +29,7 @@ def head_to_head(matches: pd.DataFrame, margin: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame({
         "a": m["focal_agent"].to_numpy(), "b": m["counterpart_agent"].to_numpy(), "score": _score(diff, margin),
         "group": m["domain"].to_numpy(), "cluster": (m["domain"] + "/" + m["scenario"]).to_numpy(),
-        "order": m["match_id"].to_numpy()})
+        "order": m["match_id"].to_numpy(), "domain": m["domain"].to_numpy()})
 
 
 def same_role(matches: pd.DataFrame, margin: float = 0.05, role: str | None = None) -> pd.DataFrame:
@@ -48,7 +48,8 @@ def same_role(matches: pd.DataFrame, margin: float = 0.05, role: str | None = No
             "a": pairs["agent_a"].to_numpy(), "b": pairs["agent_b"].to_numpy(),
             "score": _score(pairs["utility_a"].to_numpy(float) - pairs["utility_b"].to_numpy(float), margin),
             "group": kind, "cluster": (pairs["domain"] + "/" + pairs["scenario"]).to_numpy(),
-            "order": (pairs["match_id_a"] + "|" + pairs["match_id_b"]).to_numpy()}))
+            "order": (pairs["match_id_a"] + "|" + pairs["match_id_b"]).to_numpy(),
+            "domain": pairs["domain"].to_numpy()}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BATTLE_COLUMNS)
 
 

@@ -4,14 +4,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+ORDER_NOTE = "order-dependent: battles in match-id order within each domain, domains interleaved"
+
+
+def interleaved(battles: pd.DataFrame) -> pd.DataFrame:
+    """Battles in match-id order within each domain, the domains interleaved evenly, so that the
+    final ratings (which mostly remember the latest battles) reflect every domain, not the last one."""
+    ordered = battles.sort_values("order", kind="stable")
+    if "domain" not in ordered or ordered["domain"].nunique() < 2:
+        return ordered
+    position = ordered.groupby("domain").cumcount() + 0.5
+    share = position / ordered.groupby("domain")["order"].transform("size")
+    key = pd.DataFrame({"share": share.to_numpy(), "domain": ordered["domain"].to_numpy()})
+    return ordered.iloc[np.lexsort((key["domain"].to_numpy(), key["share"].to_numpy()))]
+
 
 def online_elo(battles: pd.DataFrame, k: float = 16.0, initial: float = 1000.0,
                shuffle_seed: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Ratings after playing battles in match-id order (or shuffled with a seed); draws are half a win.
-
-    Returns the final table and the trajectory (one row per battle: step, agent, rating).
-    """
-    order = battles.sort_values("order", kind="stable")
+    """Ratings after playing battles in order (see :func:`interleaved`, or shuffled with a seed);
+    draws are half a win. Returns the final table and the trajectory (step, agent, rating)."""
+    order = interleaved(battles)
     if shuffle_seed is not None:
         order = order.sample(frac=1.0, random_state=np.random.RandomState(shuffle_seed))
     ratings: dict[str, float] = {}
@@ -25,5 +37,5 @@ def online_elo(battles: pd.DataFrame, k: float = 16.0, initial: float = 1000.0,
         trajectory.append((step, b, ratings[b]))
     table = pd.DataFrame(sorted(ratings.items(), key=lambda kv: -kv[1]), columns=["agent", "rating"])
     table["rank"] = np.arange(1, len(table) + 1)
-    table["order"] = "shuffled (seed %d)" % shuffle_seed if shuffle_seed is not None else "match-id order"
+    table["order"] = f"order-dependent: shuffled (seed {shuffle_seed})" if shuffle_seed is not None else ORDER_NOTE
     return table, pd.DataFrame(trajectory, columns=["step", "agent", "rating"])

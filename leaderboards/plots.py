@@ -20,7 +20,7 @@ def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
     return paths
 
 
-def rating_bars(table: pd.DataFrame, out: Path, title: str) -> list[Path]:
+def rating_bars(table: pd.DataFrame, out: Path, title: str, name: str = "ratings") -> list[Path]:
     data = table.sort_values("rating")
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(data) + 1.5))
     err = np.vstack([data["rating"] - data["lower"], data["upper"] - data["rating"]])
@@ -31,7 +31,7 @@ def rating_bars(table: pd.DataFrame, out: Path, title: str) -> list[Path]:
     ax.set_ylabel("agent")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, out, "ratings")
+    return _save(fig, out, name)
 
 
 def win_rate_heatmap(battles: pd.DataFrame, out: Path) -> list[Path]:
@@ -39,8 +39,7 @@ def win_rate_heatmap(battles: pd.DataFrame, out: Path) -> list[Path]:
                       battles.rename(columns={"a": "b", "b": "a"}).assign(score=lambda d: 1 - d["score"])[["a", "b", "score"]]])
     grid = both.pivot_table(index="a", columns="b", values="score", aggfunc="mean")
     fig, ax = plt.subplots(figsize=(0.6 * len(grid.columns) + 3, 0.5 * len(grid) + 2))
-    cmap = matplotlib.colormaps["RdBu"].copy()
-    cmap.set_bad("#bbbbbb")  # pairs that never met (roles that cannot face each other)
+    cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="#bbbbbb")  # grey: pairs that never met
     image = ax.imshow(np.ma.masked_invalid(grid.to_numpy(float)), cmap=cmap, vmin=0, vmax=1)
     ax.set_xticks(range(len(grid.columns)), grid.columns, rotation=45, ha="right")
     ax.set_yticks(range(len(grid.index)), grid.index)
@@ -59,7 +58,7 @@ def utility_distributions(matches: pd.DataFrame, out: Path) -> list[Path]:
     data = pd.concat(rows).dropna()
     labels = sorted(data["agent"].unique())
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1.5))
-    ax.boxplot([data.loc[data["agent"] == a, "utility"] for a in labels], vert=False, tick_labels=labels)
+    ax.boxplot([data.loc[data["agent"] == a, "utility"] for a in labels], orientation="horizontal", tick_labels=labels)
     ax.set_xlabel("utility (0 = reservation, 1 = target)")
     ax.set_ylabel("agent (role)")
     ax.set_title("Utility per match")
@@ -72,6 +71,6 @@ def elo_trajectories(trajectory: pd.DataFrame, out: Path) -> list[Path]:
         ax.plot(rows["step"], rows["rating"], label=agent, lw=1)
     ax.set_xlabel("battle (match-id order)")
     ax.set_ylabel("online Elo rating")
-    ax.set_title("Online Elo over the match order (order-dependent)")
+    ax.set_title("Online Elo, head-to-head (order-dependent: domains interleaved)")
     ax.legend(fontsize=7, ncol=2, loc="best")
     return _save(fig, out, "elo_trajectories")

@@ -11,7 +11,7 @@ def play_pair(focal: AgentSpec, counterpart: AgentSpec, scenario: Scenario, seed
               agents=None):
     """Play one match; returns (record, transcript, agents)."""
     agents = agents or {FOCAL: make_agent(focal), COUNTERPART: make_agent(counterpart)}
-    match = MatchSpec(f"{scenario.id}/t", "t", scenario.domain, scenario.id, scenario.split, 0, seed, focal, counterpart)
+    match = MatchSpec.at(f"{scenario.id}/t", "t", scenario, 0, seed, focal, counterpart)
     env = NegotiationEnv(scenario, max_messages=max_messages)
     record, transcript = play(match, scenario, agents, env, timeout_s=600)
     return record, transcript, agents

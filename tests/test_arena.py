@@ -37,9 +37,17 @@ def test_schedule_is_role_compatible_complete_and_deterministic():
     counter = [a for a in AGENTS if COUNTERPART in REGISTRY[a].agent_class.roles]
     assert len(matches) == len(focal) * len(counter) * 2 * 3 * 2
     assert len({m.match_id for m in matches}) == len(matches)
-    assert len({m.seed for m in matches}) == len(matches)
+    # common random numbers: one shared seed per (domain, scenario, repeat); an agent's own seed adds
+    # its role and registry name, never its opponent's
+    assert len({m.seed for m in matches}) == 2 * 3 * 2
+    by_coords = {}
+    for m in matches:
+        by_coords.setdefault((m.domain, m.scenario_id, m.repeat, m.counterpart.name), set()).add(m.counterpart_seed)
+        assert m.focal_seed != m.counterpart_seed
+    assert all(len(seeds) == 1 for seeds in by_coords.values())
     again = [m for s in build_sessions(spec) for m in s.matches]
-    assert [(m.match_id, m.seed) for m in again] == [(m.match_id, m.seed) for m in matches]
+    key = lambda m: (m.match_id, m.seed, m.focal_seed, m.counterpart_seed)  # noqa: E731
+    assert [key(m) for m in again] == [key(m) for m in matches]
     other_seed = [m.seed for s in build_sessions(_spec(repeats=2, seed=1)) for m in s.matches]
     assert other_seed != [m.seed for m in matches]
     both = {(m.focal.name, m.counterpart.name) for m in matches}
@@ -93,7 +101,7 @@ def test_default_agents_are_every_builtin():
 @pytest.mark.ray
 @pytest.mark.slow
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
-    args = ["tournament", "--scenarios", "5", "--workers", "1", "--quiet", "--bootstrap", "50"]
+    args = ["tournament", "--scenarios", "5", "--workers", "1", "--quiet", "--bootstrap", "100"]
     killed = _arena(*args, "--out", str(tmp_path / "killed"), cwd=tmp_path)
     log = tmp_path / "killed" / "results.jsonl"
     deadline = time.time() + 120
@@ -109,7 +117,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out
     assert "resuming:" in out
-    reference = _arena("tournament", "--scenarios", "5", "--workers", "0", "--quiet", "--bootstrap", "50",
+    reference = _arena("tournament", "--scenarios", "5", "--workers", "0", "--quiet", "--bootstrap", "100",
                        "--out", str(tmp_path / "whole"), cwd=tmp_path)
     assert reference.wait(timeout=300) == 0
     a = pd.read_parquet(tmp_path / "killed" / "matches.parquet").drop(columns=TIMING)
@@ -138,15 +146,15 @@ def test_failed_matches_are_retried_then_recorded_never_as_a_loss(tmp_path):
     bad = table[table["error"].notna()]
     assert len(bad) == 6 and set(bad["attempts"]) == {3} and bad["error"].str.contains("boom").all()
     assert bad["focal_utility"].isna().all() and bad["agreement"].isna().all()
-    board = leaderboards.leaderboard(table, bootstrap=50)
+    board = leaderboards.leaderboard(table, bootstrap=100)
     assert board.attrs["errored_excluded"] == 6
 
 
 def test_outputs_and_inspection_commands(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["tournament", "--agents", "vanilla,victim,eq-negotiator", "--domains", "credit", "--scenarios", "2",
-                 "--workers", "0", "--quiet", "--bootstrap", "50", "--out", str(out)]) == 0
-    assert (out / "report" / "ratings.png").exists() and (out / "report" / "win_rates.svg").exists()
+                 "--workers", "0", "--quiet", "--bootstrap", "100", "--out", str(out)]) == 0
+    assert (out / "report" / "ratings_focal.png").exists() and (out / "report" / "win_rates.svg").exists()
     toml_text = (out / "tournament.toml").read_text()
     assert 'domains = [\n    "credit",\n]' in toml_text or 'domains = ["credit"]' in toml_text
     table = pd.read_parquet(out / "matches.parquet")
@@ -155,7 +163,7 @@ def test_outputs_and_inspection_commands(tmp_path, capsys):
     assert main(["show", str(out)]) == 0 and "agreement rate" in capsys.readouterr().out
     assert main(["replay", str(out), table["match_id"].iloc[0]]) == 0
     assert "ended by" in capsys.readouterr().out
-    assert main(["leaderboard", str(out), "--format", "json", "--bootstrap", "50"]) == 0
+    assert main(["leaderboard", str(out), "--format", "json", "--bootstrap", "100"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["agent"]
     assert main(["leaderboard", str(out), "--method", "elo", "--view", "same-role", "--by", "domain"]) == 0
     assert main(["agents"]) == 0 and "eq-negotiator" in capsys.readouterr().out
@@ -202,7 +210,7 @@ def test_config_file_with_flags_overriding(tmp_path):
 def test_resume_refuses_a_different_tournament(tmp_path, capsys):
     out = str(tmp_path / "run")
     base = ["tournament", "--agents", "linear,victim", "--domains", "credit", "--scenarios", "1", "--workers", "0",
-            "--quiet", "--bootstrap", "20", "--out", out]
+            "--quiet", "--bootstrap", "100", "--out", out]
     assert main(base) == 0
     assert main(base[:-2] + ["--seed", "5", "--out", out]) == 2
     assert "different tournament" in capsys.readouterr().err

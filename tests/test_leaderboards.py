@@ -108,7 +108,7 @@ def test_battle_views_margin_breakdown_and_errors():
     assert {(a, b) for a, b in zip(focal["a"], focal["b"])} == {("eq", "vanilla")}
     # pairs only on the same scenario and opponent: victim on s0 and s1 (the threat matches differ in scenario)
     assert list(focal["cluster"]) == ["credit/s0", "credit/s1"] and list(focal["score"]) == [1.0, 0.0]
-    board = leaderboards.leaderboard(m, bootstrap=50)
+    board = leaderboards.leaderboard(m, bootstrap=100)
     assert board.attrs["errored_excluded"] == 1 and set(board["agent"]) == {"eq", "vanilla", "victim", "threat"}
 
 
@@ -122,9 +122,9 @@ def test_metrics_table():
 
 
 def test_report_writes_plots_and_tables(tmp_path):
-    paths = leaderboards.write_report(_matches(), tmp_path, bootstrap=50)
+    paths = leaderboards.write_report(_matches(), tmp_path, bootstrap=100)
     names = {p.name for p in paths}
-    for stem in ("ratings", "win_rates", "utilities", "elo_trajectories"):
+    for stem in ("ratings_focal", "ratings_counterpart", "win_rates", "utilities", "elo_trajectories"):
         assert {f"{stem}.png", f"{stem}.svg"} <= names and (tmp_path / f"{stem}.png").stat().st_size > 5000
 
 
@@ -140,7 +140,7 @@ def test_leaderboards_imports_nothing_else_of_ours():
 
 def test_ratings_per_role_use_the_same_role_view():
     m = _matches()
-    per_role = leaderboards.leaderboard(m, view="same-role", by="role", bootstrap=50)
+    per_role = leaderboards.leaderboard(m, view="same-role", by="role", bootstrap=100)
     focal = per_role[per_role["role"] == "focal"]
     assert set(per_role["role"]) == {"focal", "counterpart"} and set(focal["agent"]) == {"eq", "vanilla"}
     with pytest.raises(ValueError, match="same-role"):

@@ -43,7 +43,7 @@ def test_plugin_is_listed_with_its_package_and_the_broken_one_is_named(plugin_pa
 @pytest.mark.ray
 def test_plugin_agent_plays_in_a_ray_tournament(plugin_path, tmp_path):
     result = _arena(plugin_path, "tournament", "--agents", "midpoint,vanilla,victim", "--domains", "credit,sleep",
-                    "--scenarios", "2", "--workers", "1", "--quiet", "--bootstrap", "50", "--out", "run", cwd=tmp_path)
+                    "--scenarios", "2", "--workers", "1", "--quiet", "--bootstrap", "100", "--out", "run", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     table = pd.read_parquet(tmp_path / "run" / "matches.parquet")
     mine = table[(table["focal_agent"] == "midpoint") | (table["counterpart_agent"] == "midpoint")]

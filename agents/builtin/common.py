@@ -19,7 +19,7 @@ class Negotiator(Agent):
         super().reset(view, role, seed)
         options = GenerationOptions(temperature=float(self.params.get("temperature", 0.7)),
                                     max_tokens=int(self.params.get("max_tokens", 256)))
-        self.speaker = Speaker(self.backend, view, seed, options, int(self.params.get("max_retries", 2)))
+        self.speaker = Speaker(self.backend, view, view.speech_seed, options, int(self.params.get("max_retries", 2)))
 
     @property
     def call_stats(self) -> CallStats:

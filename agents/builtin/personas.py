@@ -4,7 +4,7 @@ from __future__ import annotations
 from agents.base import Observation, ScenarioView
 from agents.builtin.common import Negotiator
 from agents.registry import register
-from agents.response_model import concession_factor
+from agents.response_model import DEFAULT_RESPONSE_MODEL, concession_factor
 from agents.sensing import shared_lexicon_sensor
 from agents.tactics import accepts, time_dependent_fraction
 from agents.texts import fill, load_data
@@ -16,6 +16,7 @@ class Persona(Negotiator):
 
     roles = frozenset({COUNTERPART})
     persona = "vanilla-counterpart"
+    uses_response_model = True  # the tournament's response_model reaches it as the parameter of that name
 
     @property
     def spec(self) -> dict:
@@ -33,7 +34,8 @@ class Persona(Negotiator):
         base = time_dependent_fraction(obs.progress, exponent) - time_dependent_fraction(self.last_progress, exponent)
         self.last_progress = obs.progress
         self.last_sensed = self.sensor.sense(obs.last_message) if obs.last_message else {}
-        return base * (concession_factor(self.last_sensed, self.persona) if self.last_sensed else 1.0)
+        model = self.params.get("response_model", DEFAULT_RESPONSE_MODEL)
+        return base * (concession_factor(self.last_sensed, self.persona, model) if self.last_sensed else 1.0)
 
     def _emotion(self) -> str:
         weights = self.spec["emotions"]
