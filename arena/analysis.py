@@ -15,7 +15,7 @@ from arena.runner import run_tournament
 from arena.spec import TournamentSpec, load_spec_file, with_response_model
 from arena.storage import load_matches
 
-SHOWN = ["agent", "baseline", "role", "domain", "metric", "pairs", "clusters", "mean_a", "mean_b", "difference",
+SHOWN = ["agent", "baseline", "role", "domain", "opponent", "metric", "pairs", "clusters", "mean_a", "mean_b", "difference",
          "lower", "upper", "p", "p_holm", "significant"]
 REPLAYS = ("flat", "reversed")
 
@@ -64,10 +64,10 @@ def _legend(table: pd.DataFrame) -> list[str]:
 
 
 def compare_run(run: str, agents: list[str], baseline: str | None, metrics: list[str] | None, bootstrap: int,
-                alpha: float, fmt: str) -> int:
+                alpha: float, fmt: str, per_opponent: bool = False) -> int:
     matches = load_matches(run)
     table = leaderboards.compare(matches, comparison_pairs(matches, agents, baseline), _metrics(metrics),
-                                 bootstrap=bootstrap, alpha=alpha)
+                                 bootstrap=bootstrap, alpha=alpha, per_opponent=per_opponent)
     print_table(table[SHOWN].round(4), fmt)
     if fmt == "table":
         notes = _legend(table) + [f"warning: {w}" for w in table.attrs["warnings"]]
@@ -99,7 +99,9 @@ def verdict(row: pd.Series) -> str:
         return "not significant" + (f" (significant under {', '.join(moved)})" if moved else "")
     lost = []
     for choice in REPLAYS:
-        if np.sign(row[f"difference_{choice}"]) != np.sign(row["difference"]):
+        if np.sign(row[f"difference_{choice}"]) == 0:
+            lost.append(f"vanishes under {choice}")
+        elif np.sign(row[f"difference_{choice}"]) != np.sign(row["difference"]):
             lost.append(f"sign flips under {choice}")
         elif not row[f"significant_{choice}"]:
             lost.append(f"not significant under {choice}")
@@ -114,7 +116,7 @@ def sensitivity(run: str, agents: list[str], baseline: str | None, metrics: list
     pairs = comparison_pairs(matches, agents, None if agents else (baseline or "vanilla"))
     spec, chosen = run_spec(run), _metrics(metrics or ["utility"])
     base = leaderboards.compare(matches, pairs, chosen, bootstrap=bootstrap, alpha=alpha)
-    keys = ["agent", "baseline", "role", "domain", "metric"]
+    keys = ["agent", "baseline", "role", "domain", "opponent", "metric"]
     merged = base[keys + ["difference", "lower", "upper", "p_holm", "significant"]]
     for choice in REPLAYS:
         print(f"replaying {run} under the {choice!r} response model into {Path(run) / 'sensitivity' / choice} ...")

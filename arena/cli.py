@@ -104,6 +104,7 @@ def _compare_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run")
     p.add_argument("agents", nargs="*", metavar="A B", help="two agents (A - B); or use --baseline")
     p.add_argument("--baseline", metavar="NAME", help="compare every other agent of the same role with NAME")
+    p.add_argument("--per-opponent", action="store_true", help="also break each comparison down by opponent")
     _comparison_args(p)
     p = sub.add_parser("sensitivity", help="replay a run under the flat and reversed response models and "
                                            "say which comparisons keep their sign and significance")

@@ -70,7 +70,8 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
         progress.close()
     print(f"\n{len(matches)} matches in {out} ({progress.errored} errored this run)")
     print(f"response model for scripted counterparts: {spec.response_model!r}")
-    print_leaderboard(leaderboards.leaderboard(matches, bootstrap=bootstrap), "table")
+    print_leaderboard(leaderboards.leaderboard(matches, by="all", bootstrap=bootstrap), "table")
+    print(f"per domain: arena leaderboard {out}; paired differences: arena compare {out} --baseline vanilla")
     written = leaderboards.write_report(matches, Path(out) / "report", bootstrap=bootstrap)
     if written:
         print(f"leaderboard and plots written to {Path(out) / 'report'}")
@@ -157,7 +158,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return replay(args.run, args.match_id)
     if args.command == "compare":
         return analysis.compare_run(args.run, args.agents, args.baseline, args.metric, args.bootstrap, args.alpha,
-                                    args.format)
+                                    args.format, args.per_opponent)
     if args.command == "sensitivity":
         return analysis.sensitivity(args.run, args.agents, args.baseline, args.metric, args.bootstrap, args.alpha,
                                     args.format, args.workers)

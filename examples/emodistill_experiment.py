@@ -1,77 +1,61 @@
-"""EmoDistill vs random-emotion vs vanilla vs EQ-Negotiator against the counterpart personas.
+"""EmoDistill against random-emotion, vanilla and EQ-Negotiator: paired differences per domain.
 
-The 20 test scenarios of each domain, scripted backend, several seeds (repeats). Per domain and
-focal agent: success rate, outcome (savings on agreements), utility = success rate x mean outcome
-(the EmoDistill paper's headline), and rounds, each with a 95% bootstrap interval (scenarios
-resampled as clusters).
+The 20 test scenarios of each domain against the four counterpart personas, several repeats. All
+focal agents concede on vanilla's schedule and meet the same personas with the same random
+numbers, so a paired difference (same domain, scenario, persona and repeat) isolates the emotion
+choice. Measures: the EmoDistill paper's utility (success rate x mean savings), the agreement rate
+and the savings on agreements. Intervals are 95% cluster bootstraps (scenarios as clusters,
+resampled within domains); p-values come from a sign-flip test over scenarios, Holm-adjusted over
+every row printed.
+
+What a difference can mean: on the scripted backend the personas respond to sensed emotion through
+the response model (``--response-model``, default ``agents/data/response_model.toml``); EmoDistill's
+selector was trained on data those same personas produced, so "EmoDistill - vanilla > 0" says the
+selector learned what the table rewards. Under ``--response-model flat`` there is nothing to learn
+and no difference should appear; under ``reversed`` a selector trained on the default should lose.
+What it cannot mean: that EmoDistill negotiates better with people or with language models; that
+needs model-backed counterparts, and the paper's CRAD 72.2 vs 5.0 is not a scripted-backend figure.
 
     python examples/emodistill_experiment.py [--repeats 3] [--domains credit,rescue,hospital,sleep]
+        [--response-model default|flat|reversed]
 """
 from __future__ import annotations
 
 import argparse
 import tempfile
 
-import numpy as np
-import pandas as pd
-
+import leaderboards
 from agents import AgentSpec
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
 
 FOCAL = ["emodistill", "random-emotion", "vanilla", "eq-negotiator"]
 PERSONAS = ["vanilla-counterpart", "cheating", "threatening", "victim"]
-
-
-def per_scenario(part: pd.DataFrame) -> pd.DataFrame:
-    """Sums per scenario, so a bootstrap replicate is a weighted sum rather than a concatenation."""
-    agreed = part["agreement"].astype(bool)
-    return pd.DataFrame({"n": part.groupby("scenario").size(),
-                         "agreed": agreed.groupby(part["scenario"]).sum(),
-                         "saved": part["focal_savings"].where(agreed, 0.0).fillna(0.0).groupby(part["scenario"]).sum(),
-                         "rounds": part.groupby("scenario")["rounds"].sum()})
-
-
-def statistics(sums: np.ndarray) -> np.ndarray:
-    """success, outcome (savings on agreements), utility, rounds from (..., 4) column sums."""
-    n, agreed, saved, rounds = (sums[..., i] for i in range(4))
-    success = agreed / n
-    outcome = np.divide(saved, agreed, out=np.full_like(saved, np.nan), where=agreed > 0)
-    return np.stack([success, outcome, success * np.nan_to_num(outcome), rounds / n], -1)
-
-
-def bootstrap(part: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Point estimates and 95% intervals, resampling scenarios as clusters."""
-    table = per_scenario(part).to_numpy(float)
-    weights = np.random.default_rng(seed).multinomial(len(table), np.full(len(table), 1 / len(table)), size=n)
-    draws = statistics(weights @ table)
-    return statistics(table.sum(0)), np.nanpercentile(draws, 2.5, axis=0), np.nanpercentile(draws, 97.5, axis=0)
+PAIRS = [("emodistill", "vanilla"), ("emodistill", "random-emotion"), ("emodistill", "eq-negotiator"),
+         ("random-emotion", "vanilla"), ("eq-negotiator", "vanilla")]
+METRICS = ("emodistill_utility", "agreement", "savings")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--domains", default="credit,rescue,hospital,sleep")
+    parser.add_argument("--response-model", default="default")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     spec = TournamentSpec(agents=[AgentSpec(a) for a in FOCAL + PERSONAS], domains=args.domains.split(","),
-                          split="test", repeats=args.repeats, workers=args.workers).validate()
+                          split="test", repeats=args.repeats, workers=args.workers, response_model=args.response_model)
     with tempfile.TemporaryDirectory() as out:
         table = run_tournament(spec, out)
-    table = table[table["focal_agent"].isin(FOCAL) & table["counterpart_agent"].isin(PERSONAS)]
-    print(f"test split, scripted backend, {args.repeats} seeds x 4 personas x 20 scenarios per cell; "
-          f"95% cluster-bootstrap intervals; utility and outcome x 100")
-    for domain, rows in table.groupby("domain"):
-        lines = []
-        for agent in FOCAL:
-            part = rows[rows["focal_agent"] == agent]
-            cells = {"agent": agent, "matches": len(part)}
-            mean, low, high = bootstrap(part)
-            for i, (name, scale) in enumerate((("success", 100), ("outcome", 100), ("utility", 100), ("rounds", 1))):
-                cells[name] = f"{scale * mean[i]:.1f} [{scale * low[i]:.1f}, {scale * high[i]:.1f}]"
-            lines.append(cells)
-        print(f"\n{domain}")
-        print(pd.DataFrame(lines).to_string(index=False))
+    result = leaderboards.compare(table, PAIRS, METRICS)
+    print(f"paired differences A - B, test split, scripted backend, {args.repeats} repeats x 4 personas x 20 "
+          f"scenarios per domain, response model {args.response_model!r}; x100 except p")
+    for column in ("mean_a", "mean_b", "difference", "lower", "upper"):
+        result[column] = 100 * result[column]
+    shown = result.drop(columns=["role", "opponent"]).round({"mean_a": 1, "mean_b": 1, "difference": 2, "lower": 2,
+                                                             "upper": 2, "p": 4, "p_holm": 4})
+    print(shown.to_string(index=False))
+    print(f"Holm-adjusted over {result.attrs['comparisons']} comparisons; {leaderboards.assumption_note(table)}")
 
 
 if __name__ == "__main__":

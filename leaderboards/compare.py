@@ -137,10 +137,19 @@ def baseline_pairs(matches: pd.DataFrame, baseline: str) -> list[tuple[str, str]
     return [(agent, baseline) for agent in others]
 
 
+def _scopes(units: pd.DataFrame, per_opponent: bool) -> list[tuple[str, str, pd.DataFrame]]:
+    scopes = [("all", "all", units)] + [(str(d), "all", part) for d, part in units.groupby("domain")]
+    if per_opponent:
+        scopes += [(domain, str(o), part) for domain, _, frame in list(scopes)
+                   for o, part in frame.groupby("opponent")]
+    return scopes
+
+
 def compare(matches: pd.DataFrame, pairs: list[tuple[str, str]], metrics: tuple[str, ...] = METRICS,
-            bootstrap: int = 1000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
-    """Mean paired difference A - B per role, domain (and "all") and metric, with 95% cluster-bootstrap
-    intervals and Holm-adjusted p-values over every row. ``attrs["warnings"]`` lists thin-data notes."""
+            bootstrap: int = 1000, seed: int = 0, alpha: float = 0.05, per_opponent: bool = False) -> pd.DataFrame:
+    """Mean paired difference A - B per role, domain (and "all"), opponent ("all", or each one with
+    ``per_opponent``) and metric, with 95% cluster-bootstrap intervals and Holm-adjusted p-values over
+    every row. ``attrs["warnings"]`` lists thin-data notes."""
     for metric in metrics:
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
@@ -149,14 +158,12 @@ def compare(matches: pd.DataFrame, pairs: list[tuple[str, str]], metrics: tuple[
     rows = []
     for a, b in pairs:
         for kind in _roles_in_common(data, a, b):
-            units = paired_units(data, a, b, kind)
-            scopes = [("all", units)] + [(str(d), part) for d, part in units.groupby("domain")]
-            for domain, part in scopes:
+            for domain, opponent, part in _scopes(paired_units(data, a, b, kind), per_opponent):
                 for metric in metrics:
-                    rows.append({"agent": a, "baseline": b, "role": kind, "domain": domain, "metric": metric}
-                                | _one(part, metric, bootstrap, rng))
-    table = pd.DataFrame(rows, columns=["agent", "baseline", "role", "domain", "metric", "pairs", "clusters",
-                                        "mean_a", "mean_b", "difference", "lower", "upper", "p"])
+                    rows.append({"agent": a, "baseline": b, "role": kind, "domain": domain, "opponent": opponent,
+                                 "metric": metric} | _one(part, metric, bootstrap, rng))
+    table = pd.DataFrame(rows, columns=["agent", "baseline", "role", "domain", "opponent", "metric", "pairs",
+                                        "clusters", "mean_a", "mean_b", "difference", "lower", "upper", "p"])
     table["p_holm"] = holm(table["p"].to_numpy(float)) if len(table) else []
     table["significant"] = table["p_holm"] < alpha
     table.attrs.update(warnings=thin_data_warnings(table, bootstrap), errored_excluded=errored, alpha=alpha,

@@ -144,6 +144,6 @@ def test_ratings_per_role_use_the_same_role_view():
     focal = per_role[per_role["role"] == "focal"]
     assert set(per_role["role"]) == {"focal", "counterpart"} and set(focal["agent"]) == {"eq", "vanilla"}
     with pytest.raises(ValueError, match="same-role"):
-        leaderboards.leaderboard(m, by="role")
+        leaderboards.leaderboard(m, view="head-to-head", by="role")
     with pytest.raises(ValueError, match="unknown grouping"):
         leaderboards.leaderboard(m, by="planet")

@@ -167,3 +167,20 @@ def test_response_model_choices_and_bad_files(tmp_path, capsys):
     assert load_response_model(str(custom)).factor({"anger": 1.0}, "victim") == pytest.approx(1.1)
     assert load_response_model("reversed").factor({"anger": 1.0}, "vanilla-counterpart") < 1.0
     assert load_response_model("flat").factor({"anger": 1.0, "joy": 0.5}, "victim") == 1.0
+
+
+def test_sensitivity_replays_under_flat_and_reversed(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["tournament", "--agents", "vanilla,fixed-emotion,victim,cheating", "--domains", "credit",
+                 "--scenarios", "6", "--workers", "0", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["sensitivity", str(run), "fixed-emotion", "vanilla", "--workers", "0", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    rows = pd.read_json(__import__("io").StringIO(out[out.index("["):]))
+    overall = rows[(rows["domain"] == "all") & (rows["opponent"] == "all")].iloc[0]
+    assert overall["difference"] > 0 and overall["difference_flat"] == 0 and overall["difference_reversed"] < 0
+    assert (run / "sensitivity" / "flat" / "matches.parquet").exists()
+    flat = pd.read_parquet(run / "sensitivity" / "flat" / "matches.parquet")
+    assert set(flat.loc[flat["counterpart_agent"] == "victim", "response_model"]) == {"flat"}
+    assert main(["sensitivity", str(run), "--baseline", "nobody"]) == 2
+    assert "no agent 'nobody'" in capsys.readouterr().err
