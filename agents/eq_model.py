@@ -2,8 +2,9 @@
 
 The sensed emotion (an Ekman-7 distribution) is the observation. The belief is filtered forward
 within a negotiation with soft evidence, so different sensed emotions give different beliefs (the
-original code's emission term cancelled out). Across negotiations the parameters are re-estimated
-with hmmlearn's Baum-Welch on the sensed sequences, blended with the prior.
+original code's emission term cancelled out). Across negotiations the start and transition
+probabilities are re-estimated with hmmlearn's Baum-Welch on the sensed sequences, blended with the
+prior; the emissions stay fixed, so a state's name keeps its meaning after every re-fit.
 """
 from __future__ import annotations
 
@@ -63,10 +64,35 @@ class DispositionHMM:
 
     def _refit(self) -> None:
         model = hmm.CategoricalHMM(n_components=len(self.states), n_features=len(EKMAN_7), n_iter=10,
-                                   init_params="", random_state=self.seed)
+                                   init_params="", params="st", random_state=self.seed)
         model.startprob_, model.transmat_, model.emissionprob_ = self.start, self.transition, self.emission
         model.fit(np.concatenate(self.sequences).reshape(-1, 1), [len(s) for s in self.sequences])
         w = self.prior_weight
         self.start = (1 - w) * model.startprob_ + w * self.prior["start"]
         self.transition = (1 - w) * model.transmat_ + w * self.prior["transition"]
-        self.emission = (1 - w) * model.emissionprob_ + w * self.prior["emission"]
+
+
+class AgentEmotionHMM:
+    """The first paper's model: hidden states are the agent's own emotions, observations the
+    counterpart's; transition and emission counts start at the published tables and each observed
+    turn adds 1 (the published code only ever incremented the diagonal; here the real pair counts)."""
+
+    def __init__(self, transition: np.ndarray, emission: np.ndarray, bias: np.ndarray):
+        self.transition_counts = np.asarray(transition, dtype=float).copy()
+        self.emission_counts = np.asarray(emission, dtype=float).copy()
+        self.bias = np.asarray(bias, dtype=float)
+
+    @staticmethod
+    def _rows(counts: np.ndarray) -> np.ndarray:
+        return counts / counts.sum(axis=1, keepdims=True)
+
+    def scores(self, current: int, observed: int) -> np.ndarray:
+        """T[c, j] * E[j, o] * bias_j for every next own emotion j, normalised."""
+        raw = self._rows(self.transition_counts)[current] * self._rows(self.emission_counts)[:, observed] * self.bias
+        return raw / raw.sum()
+
+    def observe(self, previous: int | None, current: int, reply: int) -> None:
+        """Count the transition previous -> current and the reply that current drew."""
+        if previous is not None:
+            self.transition_counts[previous, current] += 1.0
+        self.emission_counts[current, reply] += 1.0

@@ -1,10 +1,17 @@
-"""EQ-Negotiator (after arXiv 2511.03370 and 2503.21080): emotion sensing, an online HMM, game theory.
+"""EQ-Negotiator (arXiv 2511.03370; its first version, 2503.21080, is ``eq_negotiator_v1``).
 
-Each turn it senses the counterpart's emotion, filters its belief over the counterpart's
-disposition, and picks its own emotion: win-stay/lose-shift on the payoff table, switching to an
-HMM-guided choice (expected payoff under the predicted next disposition, plus a per-disposition
-stance) when at least 4 of the last 5 sensed emotions are negative. Its concession schedule is
-vanilla's, so a comparison with vanilla isolates the effect of the emotions.
+Each turn it senses the counterpart's emotion and picks its own by the published rule: the best
+response on the agent payoff row of the sensed emotion (first index on ties: joy->joy,
+sadness->sadness, anger->surprise, fear->neutral, surprise->surprise, disgust->joy,
+neutral->joy), shifting to the second best when the previous pick's payoff against the reply fell
+below tau = 2.0 (lose-shift). When at least 4 of the last 5 sensed emotions are negative it
+switches to an HMM-guided choice: the belief over the counterpart's disposition (filtered with the
+sensed emotion as evidence) predicts the next disposition, and each own emotion e scores its
+expected payoff sum_s p(s) sum_j P(j | s, e) payoff(j, e), where the reply emotion j follows the
+disposition's emissions reweighted by how the counterpart answers e (Table 4b). After each
+negotiation every turn's (sensed, own) payoff entry moves by 0.05 x (+1 on agreement, -0.5 on
+breakdown), kept within the table's range [0, 4]. Vanilla's concession schedule, so a paired
+comparison with vanilla isolates the emotions.
 """
 from __future__ import annotations
 
@@ -19,71 +26,44 @@ from agents.texts import emotion_style, load_data
 from envs import EKMAN_7, FOCAL, Action, Outcome
 
 
-@register("eq-negotiator")
-class EQNegotiator(TimeDependent):
-    """Focal role, every domain. Parameters: sensor ("auto", "lexicon", "llm"), exponent (0.6)."""
+def ranked(row: np.ndarray) -> np.ndarray:
+    """Own emotions from best to worst payoff, the first index winning ties (as numpy's argmax)."""
+    return np.argsort(-row, kind="stable")
 
-    name = "eq-negotiator"
-    description = "Emotion sensing + online HMM over the counterpart's disposition + payoff-table WSLS."
+
+class EmotionReasoner(TimeDependent):
+    """What both EQ-Negotiator versions share: sensing, the negativity gate, the turn record and
+    expression; subclasses implement ``choose`` (an Ekman-7 index)."""
+
     roles = frozenset({FOCAL})
     exponent = 0.6
-
-    def __init__(self, backend=None, **params):
-        super().__init__(backend, **params)
-        self.cfg = load_data("eq_negotiator.toml")
-        self.payoff = np.asarray(self.cfg["payoff"], dtype=float)
-        self.stance = np.asarray(self.cfg["stance"], dtype=float)
-        self.hmm = DispositionHMM(seed=int(params.get("seed", 0)))
+    gate_window = 5
+    gate_negatives = 4
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
-        self.hmm.reset()
         choice = self.params.get("sensor", "auto")
         use_llm = choice == "llm" or (choice == "auto" and not self.backend.is_scripted)
         self.sensor = LLMSensor(self.speaker) if use_llm else shared_lexicon_sensor()
-        self.sensed: list[str] = []
+        self.sensed: list[str] = []     # the counterpart emotion sensed in each of its messages
         self.expressed: list[str] = []
-        self.pairs: list[tuple[int, int]] = []
-
-    # ----- emotion choice -----------------------------------------------------------------
-    def hmm_scores(self) -> np.ndarray:
-        """Expected payoff of each own emotion under the predicted disposition, plus the stance bonus."""
-        utility = self.hmm.emission @ self.payoff + self.stance  # dispositions x own emotions
-        return self.hmm.predict_state() @ utility
 
     def gate_open(self) -> bool:
-        window = self.sensed[-self.cfg["gate_window"]:]
-        return sum(label in NEGATIVE for label in window) >= self.cfg["gate_negatives"]
+        window = self.sensed[-self.gate_window:]
+        return sum(label in NEGATIVE for label in window) >= self.gate_negatives
 
-    def wsls(self) -> str:
-        last = EKMAN_7.index(self.sensed[-1])
-        previous = self.expressed[-1] if self.expressed else "neutral"
-        if self.payoff[last, EKMAN_7.index(previous)] >= self.cfg["win_threshold"]:
-            return previous
-        row = self.payoff[last]
-        best = np.flatnonzero(row == row.max())
-        scores = self.hmm_scores()
-        return EKMAN_7[int(best[np.argmax(scores[best])])]
+    def observe_message(self, obs: Observation) -> dict[str, float] | None:
+        """Sense the counterpart's last message (None before it has spoken)."""
+        if not obs.last_message:
+            return None
+        return self.sensor.sense(obs.last_message, obs.turn)
 
-    def observe_message(self, obs: Observation) -> None:
-        if obs.last_message:
-            sensed = self.sensor.sense(obs.last_message, obs.turn)
-            self.hmm.update(sensed)
-            self.sensed.append(argmax_label(sensed))
+    def choose(self, sensed: dict[str, float] | None) -> int:
+        raise NotImplementedError
 
-    def choose_emotion(self) -> str:
-        if not self.sensed:
-            return "neutral"
-        if self.gate_open():
-            return EKMAN_7[int(np.argmax(self.hmm_scores()))]
-        return self.wsls()
-
-    # ----- agent contract -----------------------------------------------------------------
     def propose(self, obs: Observation) -> Action:
-        self.observe_message(obs)
-        emotion = self.choose_emotion()
-        if self.sensed:
-            self.pairs.append((EKMAN_7.index(self.sensed[-1]), EKMAN_7.index(emotion)))
+        sensed = self.observe_message(obs)
+        emotion = EKMAN_7[self.choose(sensed)]
         self.expressed.append(emotion)
         return self.decide_move(obs, self.planned_offer(obs), emotion)
 
@@ -93,9 +73,61 @@ class EQNegotiator(TimeDependent):
     def model_emotions(self, proposal: Action) -> tuple[str, ...]:
         return (proposal.emotion,)
 
+
+@register("eq-negotiator")
+class EQNegotiator(EmotionReasoner):
+    """Focal role, every domain. Parameters: sensor ("auto", "lexicon", "llm"), exponent (0.6),
+    stance_weight (0: off, as published; 1: this project's old per-disposition bonus)."""
+
+    name = "eq-negotiator"
+    description = "Payoff best response with lose-shift; HMM over the counterpart's disposition under pressure."
+
+    def __init__(self, backend=None, **params):
+        super().__init__(backend, **params)
+        self.cfg = load_data("eq_negotiator.toml")
+        self.gate_window, self.gate_negatives = self.cfg["gate_window"], self.cfg["gate_negatives"]
+        self.payoff = np.asarray(self.cfg["payoff"], dtype=float)
+        self.influence = np.asarray(self.cfg["influence"], dtype=float)
+        self.stance = float(params.get("stance_weight", 0.0)) * np.asarray(self.cfg["stance"], dtype=float)
+        self.hmm = DispositionHMM(seed=int(params.get("seed", 0)))
+        self.pairs: list[tuple[int, int]] = []
+
+    def reset(self, view: ScenarioView, role: str, seed: int) -> None:
+        super().reset(view, role, seed)
+        self.hmm.reset()
+        self.pairs = []
+
+    def best_response(self, sensed: int) -> int:
+        """The published rule: best on the sensed row, second best after a lost previous pick."""
+        order = ranked(self.payoff[sensed])
+        if self.expressed:
+            previous = EKMAN_7.index(self.expressed[-1])
+            if self.payoff[sensed, previous] < self.cfg["lose_threshold"]:
+                return int(order[1])
+        return int(order[0])
+
+    def hmm_scores(self) -> np.ndarray:
+        """Expected payoff of each own emotion e under the predicted disposition (plus the optional stance)."""
+        reply = self.hmm.emission[:, None, :] * self.influence[None, :, :]  # [state, own e, reply j]
+        reply /= reply.sum(axis=2, keepdims=True)
+        per_state = np.einsum("sej,je->se", reply, self.payoff) + self.stance
+        return self.hmm.predict_state() @ per_state
+
+    def choose(self, sensed: dict[str, float] | None) -> int:
+        label = self.cfg["first_input"]
+        if sensed is not None:
+            self.hmm.update(sensed)
+            label = argmax_label(sensed)
+            self.sensed.append(label)
+        index = EKMAN_7.index(label)
+        choice = int(np.argmax(self.hmm_scores())) if self.gate_open() else self.best_response(index)
+        self.pairs.append((index, choice))
+        return choice
+
     def on_outcome(self, outcome: Outcome) -> None:
-        """Learn across negotiations: payoff entries of the pairs used, and the HMM's parameters."""
+        """Learn across negotiations: the payoff entries of the pairs used (bounded), and the HMM."""
         step = self.cfg["payoff_learning_rate"] * (1.0 if outcome.agreement else -0.5)
+        low, high = self.cfg["payoff_bounds"]
         for sensed, own in self.pairs:
-            self.payoff[sensed, own] += step
+            self.payoff[sensed, own] = min(high, max(low, self.payoff[sensed, own] + step))
         self.hmm.end_negotiation()

@@ -13,6 +13,7 @@ import pandas as pd
 
 from agents import AgentSpec
 from agents.emodistill import STATE_DIM, GapFrame, episode_rewards, observable_frame, state_features
+from agents.emodistill.rewards import TERMINAL_REWARD
 from agents.emodistill.features import EMOTION_INDEX, FEATURE_NAMES
 from agents.llm import BackendSpec
 from arena.runner import run_tournament
@@ -83,21 +84,24 @@ def episode_transitions(moves: list[tuple[str, str, int | None]], emotions: list
         previous = emotions[focal_turns[n - 1]] if n else None
         states.append(state_features(observable_frame(focal_target, moves[:i]), moves[:i], i, max_messages, previous))
     zeros = np.zeros(STATE_DIM, dtype=np.float32)
+    terminal = [0.0] * len(focal_turns)
+    if terminal:
+        terminal[-1] = TERMINAL_REWARD if agreement else -TERMINAL_REWARD
     return {"states": states, "actions": [EMOTION_INDEX[emotions[i]] for i in focal_turns],
             "rewards": rewards.step_rewards, "next_states": states[1:] + [zeros],
-            "dones": [False] * (len(focal_turns) - 1) + [True], "return": rewards.total}
+            "dones": [False] * (len(focal_turns) - 1) + [True], "terminals": terminal, "return": rewards.total}
 
 
 def build_transitions(run: Path, domain: str) -> dict[str, np.ndarray]:
     """Every focal turn of every finished sweep episode as one transition."""
-    columns: dict[str, list] = {k: [] for k in ("states", "actions", "rewards", "next_states", "dones",
+    columns: dict[str, list] = {k: [] for k in ("states", "actions", "rewards", "next_states", "dones", "terminals",
                                                 "episode_ids", "step_ids", "scenario_ids", "returns")}
     for episode, sweep in enumerate(sweep_episodes(run, domain)):
         s = sweep.scenario
         ep = episode_transitions(sweep.moves, [m["emotion"] for m in sweep.transcript], sweep.true_frame,
                                  s.target["focal"], sweep.agreement, sweep.max_messages)
         n = len(ep["actions"])
-        for key in ("states", "actions", "rewards", "next_states", "dones"):
+        for key in ("states", "actions", "rewards", "next_states", "dones", "terminals"):
             columns[key].extend(ep[key])
         columns["episode_ids"].extend([episode] * n)
         columns["step_ids"].extend(range(n))
@@ -106,7 +110,8 @@ def build_transitions(run: Path, domain: str) -> dict[str, np.ndarray]:
     return {"states": np.asarray(columns["states"], np.float32), "actions": np.asarray(columns["actions"], np.int64),
             "rewards": np.asarray(columns["rewards"], np.float32),
             "next_states": np.asarray(columns["next_states"], np.float32),
-            "dones": np.asarray(columns["dones"], np.float32), "episode_ids": np.asarray(columns["episode_ids"]),
+            "dones": np.asarray(columns["dones"], np.float32),
+            "terminals": np.asarray(columns["terminals"], np.float32), "episode_ids": np.asarray(columns["episode_ids"]),
             "step_ids": np.asarray(columns["step_ids"]), "scenario_ids": np.asarray(columns["scenario_ids"]),
             "returns": np.asarray(columns["returns"], np.float32)}
 
