@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from agents import REGISTRY, Agent, AgentSpec, Guard, Observation, ScenarioView, make_agent
-from agents.builtin.eq_negotiator import EQNegotiator
 from agents.llm import BackendSpec, ConfigError
 from agents.response_model import concession_factor
 from agents.sensing import LexiconSensor, argmax_label
@@ -127,52 +126,6 @@ def test_sensed_emotion_changes_a_scripted_counterpart():
                                           scenario, seed=5)
         results[emotion] = [m["value"] for m in transcript if m["role"] == COUNTERPART and m["move"] == "offer"]
     assert results["anger"] != results["joy"]
-
-
-def _eq_agent() -> EQNegotiator:
-    agent = EQNegotiator()
-    agent.reset(ScenarioView.of(load_scenarios("credit")[0], FOCAL, 30, "goemotions-28"), FOCAL, 1)
-    return agent
-
-
-def _feed(agent: EQNegotiator, labels: list[str]) -> list[str]:
-    chosen = []
-    for label in labels:
-        agent.hmm.update({e: 0.9 if e == label else 0.1 / 6 for e in EKMAN_7})
-        agent.sensed.append(label)
-        chosen.append(agent.choose_emotion())
-        agent.expressed.append(chosen[-1])
-    return chosen
-
-
-def test_eq_negotiator_beliefs_depend_on_the_sensed_emotion():
-    beliefs = {}
-    for label in EKMAN_7:
-        agent = _eq_agent()
-        agent.hmm.update({e: 0.9 if e == label else 0.1 / 6 for e in EKMAN_7})
-        beliefs[label] = agent.hmm.belief.copy()
-    distinct = {tuple(np.round(b, 6)) for b in beliefs.values()}
-    assert len(distinct) >= 5
-    states = _eq_agent().hmm.states
-    assert states[int(np.argmax(beliefs["anger"]))] == "confrontational"
-    assert states[int(np.argmax(beliefs["sadness"]))] == "distressed"
-
-
-def test_eq_negotiator_chooses_differently_for_different_histories():
-    angry, sad, calm = _feed(_eq_agent(), ["anger"] * 6), _feed(_eq_agent(), ["sadness"] * 6), _feed(_eq_agent(), ["joy"] * 6)
-    assert angry[-1] != sad[-1]
-    assert calm[-1] not in (angry[-1], sad[-1])
-    assert angry[:3] == ["neutral"] * 3  # the HMM takes over only after 4 negatives in the last 5
-
-
-def test_eq_negotiator_learns_across_negotiations():
-    scenarios = load_scenarios("credit", "train")[:8]
-    agents = {FOCAL: make_agent(AgentSpec("eq-negotiator")), COUNTERPART: make_agent(AgentSpec("threatening"))}
-    before = (agents[FOCAL].hmm.emission.copy(), agents[FOCAL].payoff.copy())
-    for scenario in scenarios:
-        play_pair(AgentSpec("eq-negotiator"), AgentSpec("threatening"), scenario, agents=agents)
-    assert not np.allclose(before[1], agents[FOCAL].payoff)
-    assert not np.allclose(before[0], agents[FOCAL].hmm.emission)
 
 
 @pytest.mark.llm

@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from agents import AgentSpec
 from agents.emodistill import GapFrame, SelectorPolicy, episode_rewards, observable_frame, state_features
 from agents.emodistill.features import FEATURE_NAMES, STATE_DIM
 from arena.cli import main
+from arena.training.iql import IQLConfig, train_iql
 from envs import DOMAINS, GOEMOTIONS_28, load_scenarios
 from tests.helpers import play_pair
 
@@ -77,12 +79,57 @@ def test_iql_learns_the_clearly_best_emotion():
     states = prototypes[rng.integers(0, len(prototypes), n)]
     actions = rng.integers(0, len(GOEMOTIONS_28), n)
     data = {"states": states, "actions": actions, "rewards": (actions == best).astype(np.float32),
-            "next_states": np.zeros_like(states), "dones": np.ones(n, np.float32)}
+            "next_states": np.zeros_like(states), "dones": np.ones(n, np.float32), "terminals": np.zeros(n, np.float32)}
     policy = train_iql(data, IQLConfig(steps=800, hidden=64, batch=128, seed=1), "credit")
     chosen = [policy.choose(x, rng) for x in prototypes]
     probs = np.exp(policy.logits(prototypes[0]) - policy.logits(prototypes[0]).max())
-    assert probs.argmax() == best and probs[best] / probs.sum() > 0.2  # AWR with beta 3 leans on the best
+    assert probs.argmax() == best and probs[best] / probs.sum() > 0.2  # AWR leans on the best
     assert chosen == ["gratitude"] * len(prototypes)
+
+
+def _episodes(edge: float, n_episodes: int = 2000, length: int = 10, seed: int = 0) -> dict[str, np.ndarray]:
+    """Multi-turn episodes on 12 recurring scenarios: each turn pays noise (sd 0.014, the real
+    per-turn spread) plus ``edge`` for "gratitude"; the last turn adds +2 or -2 by scenario (whether
+    it has a zone of agreement), whatever the emotions. The state carries the scenario and progress."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.normal(size=(12, STATE_DIM)).astype(np.float32)
+    scenario = rng.integers(0, len(prototypes), n_episodes)
+    states = np.repeat(prototypes[scenario][:, None, :], length, axis=1)
+    states[:, :, 0] = np.arange(length) / length  # progress
+    actions = rng.integers(0, len(GOEMOTIONS_28), (n_episodes, length))
+    shaping = rng.normal(0, 0.014, (n_episodes, length)) + edge * (actions == GOEMOTIONS_28.index("gratitude"))
+    terminals = np.zeros((n_episodes, length))
+    terminals[:, -1] = np.where(scenario % 3 == 0, -2.0, 2.0)
+    dones = np.zeros((n_episodes, length))
+    dones[:, -1] = 1
+    next_states = np.concatenate([states[:, 1:], np.zeros_like(states[:, :1])], axis=1)
+    flat = lambda x, dtype=np.float32: x.reshape(n_episodes * length, *x.shape[2:]).astype(dtype)  # noqa: E731
+    return {"states": flat(states), "actions": flat(actions, np.int64), "rewards": flat(shaping + terminals),
+            "next_states": flat(next_states), "dones": flat(dones), "terminals": flat(terminals)}, flat(states)[:400]
+
+
+def _mean_policy(policy, states: np.ndarray) -> np.ndarray:
+    logits = np.array([policy.logits(x) for x in states])
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    return (p / p.sum(1, keepdims=True)).mean(0)
+
+
+@pytest.mark.slow
+def test_iql_finds_a_small_per_turn_edge_beside_a_large_terminal_bonus():
+    pytest.importorskip("torch", reason="IQL needs the 'train' extra")
+    data, prototypes = _episodes(edge=0.02)
+    config = IQLConfig(steps=1500, hidden=64, batch=256, seed=2)
+    learned = _mean_policy(train_iql(data, config, "credit"), prototypes)
+    best = GOEMOTIONS_28.index("gratitude")
+    assert learned.argmax() == best and learned[best] > 0.5  # most of the probability on the paying emotion
+    # dividing by the largest reward (the +-2 bonus) shrinks the edge below what beta can see
+    scaled_by_max = _mean_policy(train_iql(data, replace(config, reward_scaling="max"), "credit"), prototypes)
+    assert scaled_by_max[best] < 0.1
+    # with nothing to learn the selector stays near uniform
+    flat, _ = _episodes(edge=0.0, seed=1)
+    uniform = _mean_policy(train_iql(flat, config, "credit"), prototypes)
+    entropy = -(uniform * np.log(uniform)).sum()
+    assert entropy > 0.95 * np.log(len(GOEMOTIONS_28)) and uniform.max() < 0.1
 
 
 def test_stacked_members_are_independent_networks_and_export_exactly():
@@ -159,7 +206,7 @@ def test_iql_loss_on_hand_computed_values():
     out = torch.zeros(3, 2, 3)  # [Q, V, policy] x 2 transitions x 3 labels
     out[0, 0, 0], out[0, 1, 1] = 0.2, 0.4
     loss = iql_loss(out, torch.tensor([0, 1]), q_target=torch.tensor([1.0, -1.0]), td_target=torch.tensor([0.5, 0.0]),
-                    config=IQLConfig())
+                    config=IQLConfig(beta=3.0))
     td = ((0.2 - 0.5) ** 2 + 0.4 ** 2) / 2
     expectile = (0.7 * 1.0 ** 2 + 0.3 * (-1.0) ** 2) / 2  # V = 0 is below the first target, above the second
     awr = (math.exp(3.0) + math.exp(-3.0)) / 2 * math.log(3)  # uniform policy: -log pi = log 3

@@ -26,7 +26,7 @@ def load_selector(path: str) -> SelectorPolicy:
 @register("emodistill")
 class EmoDistill(EmotionStyled):
     """Focal role. Parameters: selector (a .npz path; default: the shipped one for the domain),
-    temperature_emotion (0 = greedy), expression_model (an Ollama model serving a LoRA-tuned
+    temperature_emotion (1.0, sampling as the authors evaluated; 0 = greedy), expression_model (an Ollama model serving a LoRA-tuned
     expression policy), ollama_host."""
 
     name = "emodistill"
@@ -48,6 +48,6 @@ class EmoDistill(EmotionStyled):
         moves = [(t.kind, t.move, t.value) for t in obs.transcript]
         frame = observable_frame(self.view.target, moves)
         state = state_features(frame, moves, obs.turn, self.view.max_messages, self.previous)
-        temperature = float(self.params.get("temperature_emotion", 0.0))
+        temperature = float(self.params.get("temperature_emotion", 1.0))
         self.previous = self.selector.choose(state, self.rng, temperature)
         return self.previous

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from agents.builtin.emodistill_agent import shipped_selector_path
 from agents.llm import BackendSpec, ConfigError
 from arena.training import dataset, expression
+from arena.training.evaluate import evaluate_selector
 from envs import DOMAINS
 
 STAGES = ("sweep", "iql", "export", "all")
@@ -34,6 +35,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default runs/emodistill/DOMAIN)")
     p.add_argument("--install", action="store_true", help="copy the trained selector into the package (ships it)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--beta", type=float, default=10.0, help="IQL inverse temperature of the policy extraction "
+                                                           "(default 10; the paper used 3)")
+    p.add_argument("--reward-scaling", choices=["standardise", "shaping-std", "max"], default="standardise")
+    p.add_argument("--no-evaluate", dest="evaluate", action="store_false",
+                   help="skip the paired test-split comparison after training")
 
 
 def _sweep(domain: str, out: Path, args: argparse.Namespace) -> None:
@@ -66,15 +72,21 @@ def _iql(domain: str, out: Path, args: argparse.Namespace) -> None:
     data = dataset.load_transitions(path)
     bar = None if args.quiet else tqdm(total=args.steps, unit="step", desc=f"{domain} IQL", dynamic_ncols=True)
     began = time.perf_counter()
-    policy = train_iql(data, IQLConfig(steps=args.steps, seed=args.seed), domain,
+    policy = train_iql(data, IQLConfig(steps=args.steps, seed=args.seed, beta=args.beta,
+                                                 reward_scaling=args.reward_scaling), domain,
                        progress=(lambda step: bar.update(1)) if bar else None)
     if bar is not None:
         bar.close()
     policy.save(out / "selector.npz")
     print(f"{domain}: IQL {args.steps} steps in {time.perf_counter() - began:.1f} s -> {out / 'selector.npz'}")
+    report = policy.meta["report"]
+    print(f"{domain}: policy entropy {report['entropy']:.3f} nats (uniform {report['uniform_entropy']:.3f}); top: "
+          + ", ".join(f"{t['emotion']} p={t['probability']:.3f} A={t['mean_advantage']:+.4f}" for t in report["top"]))
     if args.install:
         shutil.copyfile(out / "selector.npz", shipped_selector_path(domain))
         print(f"installed as {shipped_selector_path(domain)}")
+    if args.evaluate:
+        print(evaluate_selector(domain, out / "selector.npz", args.workers).to_string(index=False))
 
 
 def _export(domain: str, out: Path, args: argparse.Namespace) -> None:

@@ -8,7 +8,7 @@ import torch
 
 from agents.emodistill import STATE_DIM, SelectorPolicy
 from agents.emodistill.policy import FORMAT_VERSION
-from arena.training.iql import IQLConfig
+from arena.training.iql import IQLConfig, scaled_rewards
 from arena.training.stacked import Activations, MLPShape, StackedMLP, backward, clip_rows_, forward
 from envs import GOEMOTIONS_28
 
@@ -55,8 +55,7 @@ class IQLTrainer:
     def __init__(self, data: dict[str, np.ndarray], config: IQLConfig):
         torch.manual_seed(config.seed)
         self.config, self.rng = config, np.random.default_rng(config.seed)
-        self.reward_scale = float(np.abs(data["rewards"]).max()) or 1.0
-        rewards = np.asarray(data["rewards"], np.float32) / self.reward_scale
+        rewards, self.reward_scale = scaled_rewards(data, config.reward_scaling)
         # one row per transition, so a batch is two index operations: [s | s' | r | done] and a
         self.rows = torch.as_tensor(np.column_stack([data["states"], data["next_states"], rewards, data["dones"]]),
                                     dtype=torch.float32)
@@ -93,7 +92,23 @@ class IQLTrainer:
         self.optim.step()
         self.table[Q_TARGET].lerp_(self.table[Q], self.config.polyak)
 
+    @torch.no_grad()
+    def report(self, sample: int = 4000, top: int = 5) -> dict:
+        """Mean policy entropy on dataset states, and the emotions the policy prefers with their mean
+        advantage Q - V (in the data's reward units)."""
+        idx = torch.as_tensor(np.random.default_rng(self.config.seed).integers(0, self.size, sample))
+        out = forward(self.all_layers, self.rows.index_select(0, idx)[:, :STATE_DIM])
+        prob = torch.softmax(out[PI], -1)
+        entropy = float(-(prob * torch.log(prob)).sum(-1).mean())
+        advantage = ((out[Q] - out[V, :, :1]) * self.reward_scale).mean(0)
+        share = prob.mean(0)
+        order = torch.argsort(share, descending=True)[:top].tolist()
+        return {"entropy": round(entropy, 4), "uniform_entropy": round(float(np.log(len(GOEMOTIONS_28))), 4),
+                "top": [{"emotion": GOEMOTIONS_28[k], "probability": round(float(share[k]), 4),
+                         "mean_advantage": round(float(advantage[k]), 5)} for k in order]}
+
     def export(self, domain: str | None) -> SelectorPolicy:
         meta = {"format": FORMAT_VERSION, "state_dim": STATE_DIM, "labels": list(GOEMOTIONS_28), "domain": domain,
-                "transitions": int(self.size), "reward_scale": self.reward_scale, "iql": asdict(self.config)}
+                "transitions": int(self.size), "reward_scale": self.reward_scale, "iql": asdict(self.config),
+                "report": self.report()}
         return SelectorPolicy(self.nets.member_weights(PI), meta)
