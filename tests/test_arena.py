@@ -94,8 +94,9 @@ def test_default_agents_are_every_builtin():
     from arena.spec import default_agents
 
     names = {a.name for a in default_agents()}
-    assert {"emodistill", "eq-negotiator", "vanilla", "fixed-emotion", "victim", "tit-for-tat"} <= names
-    assert "explosive" not in names and _default_match_count(20) == 9 * 9 * 4 * 20
+    assert {"emodistill", "eq-negotiator", "eq-negotiator-v1", "vanilla", "fixed-emotion", "victim",
+            "tit-for-tat"} <= names
+    assert "explosive" not in names and _default_match_count(20) == 10 * 9 * 4 * 20
 
 
 @pytest.mark.ray

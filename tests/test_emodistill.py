@@ -180,7 +180,7 @@ def test_iql_trainer_gradient_is_the_gradient_of_the_iql_loss():
     rng, n = np.random.default_rng(3), 500
     data = {"states": rng.normal(size=(n, STATE_DIM)).astype(np.float32), "actions": rng.integers(0, 28, n),
             "rewards": rng.normal(size=n).astype(np.float32), "dones": (rng.random(n) < 0.2).astype(np.float32),
-            "next_states": rng.normal(size=(n, STATE_DIM)).astype(np.float32)}
+            "next_states": rng.normal(size=(n, STATE_DIM)).astype(np.float32), "terminals": np.zeros(n, np.float32)}
     config = IQLConfig(hidden=32, batch=64, seed=4)
     trainer = IQLTrainer(data, config)
     for _ in range(5):  # let the target drift away from Q
