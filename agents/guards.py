@@ -9,6 +9,7 @@ from typing import Any
 from num2words import num2words
 
 from agents.base import Observation, ScenarioView
+from agents.texts import fill, load_data
 from envs import MAX_MESSAGE_CHARS, Action, sanitize_message
 
 
@@ -70,16 +71,25 @@ class Guard:
         if emotion not in self.view.emotions:
             self.stats.repaired_emotions += 1
             emotion = "neutral"
-        move, value = action.move, action.value
+        move, value, message = action.move, action.value, action.message
         if move == "offer":
             safe = self.view.domain.clamp(value if value is not None else self._fallback_offer(obs))
             if self._beyond_reservation(safe):
                 safe = self.view.reservation
             if safe != value:
                 self.stats.clamped_offers += 1
+                message = self._restate(message, value, safe)
             value = safe
         elif move == "accept":
             if obs.their_offer is None or self._beyond_reservation(obs.their_offer):
                 self.stats.blocked_accepts += 1
                 move, value = "offer", self._fallback_offer(obs)
-        return Action(move, value if move == "offer" else None, emotion, self.redact(action.message))
+                message = fill(load_data("templates.toml")["guard"]["blocked_accept"],
+                               {"value": value, "unit": self.view.domain.unit})
+        return Action(move, value if move == "offer" else None, emotion, self.redact(message))
+
+    def _restate(self, message: str, original: int | None, safe: int) -> str:
+        """The message with the clamped value in place of the original one, so text and record agree."""
+        if original is not None and re.search(rf"(?<![\d.]){original}(?!\d)", message):
+            return re.sub(rf"(?<![\d.]){original}(?!\d)", str(safe), message)
+        return f"{message} My offer: {safe} {self.view.domain.unit}.".strip()

@@ -77,8 +77,9 @@ class Speaker:
 
     def realise(self, proposal: Action, obs: Observation, extra_lines: tuple[str, ...] = ()) -> Action:
         """Put the agent's own proposal into words with templates (the scripted backend)."""
+        value = obs.their_offer if proposal.move == "accept" else proposal.value  # an accept names the deal
         hints = {"domain": self.view.domain.name, "kind": self.view.kind, "move": proposal.move,
-                 "value": proposal.value, "emotion": proposal.emotion, "unit": self.view.domain.unit,
+                 "value": value, "emotion": proposal.emotion, "unit": self.view.domain.unit,
                  "turn": obs.turn, "context": self.view.context, "extra_lines": list(extra_lines)}
         return proposal.replace(message=realise_message(hints, self.seed))
 
