@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -126,7 +128,23 @@ def spec_overrides(args: argparse.Namespace) -> dict:
     return values
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for a filesystem error: the path and what is wrong with it."""
+    if exc.errno is None:  # raised by us with a message of its own
+        return str(exc.args[0] if exc.args else exc)
+    path = exc.filename or ""
+    hint = {17: "it exists and is not a directory", 20: "a part of it is a file, not a directory",
+            21: "it is a directory", 13: "permission denied", 30: "the filesystem is read-only",
+            28: "no space left on the device; free some and rerun with the same --out to resume"}.get(exc.errno)
+    return f"cannot use {path}: {hint or exc.strerror}"
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    return f"arena: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -139,10 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"arena: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (FileNotFoundError, KeyError, ValueError) as exc:
+    except OSError as exc:  # a path that cannot be read or written: name it and the reason
+        print(f"arena: error: {os_error_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (KeyError, ValueError) as exc:
         message = exc.args[0] if exc.args else str(exc)
         print(f"arena: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (e.g. | head): not an error of ours
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("arena: interrupted; finished matches are saved, rerun with the same --out to resume", file=sys.stderr)
         return 130

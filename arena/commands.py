@@ -16,7 +16,7 @@ from agents.registry import PLUGIN_ERRORS
 from arena import analysis
 from arena.analysis import print_table
 from arena.runner import run_tournament
-from arena.spec import TournamentSpec, default_agents, load_spec_file, resolve_backends
+from arena.spec import TournamentSpec, check_types, default_agents, load_spec_file, resolve_backends
 from arena.storage import load_matches, load_transcript
 from envs import DOMAINS
 
@@ -25,6 +25,7 @@ def build_spec(config: str | None, overrides: dict[str, Any]) -> TournamentSpec:
     """File values, then flags; agents named on the command line replace the file's list."""
     values = load_spec_file(config) if config else {}
     values.update({k: v for k, v in overrides.items() if k != "agents"})
+    check_types(values)
     if "agents" in overrides:
         by_name = {a.display_name: a for a in values.get("agents", [])}
         values["agents"] = [by_name.get(name, AgentSpec(name)) for name in overrides["agents"]]
@@ -63,6 +64,8 @@ class Progress:
 
 def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstrap: int, quiet: bool) -> int:
     spec = build_spec(config, overrides)
+    for note in spec.notes():
+        print(f"note: {note}")
     progress = Progress(quiet)
     try:
         matches = run_tournament(spec, out, on_result=progress.update, on_start=progress.start)
@@ -165,8 +168,7 @@ def dispatch(args: argparse.Namespace) -> int:
     matches = load_matches(args.run)
     if args.command == "leaderboard":
         if args.metrics:
-            table = leaderboards.metrics_table(matches).round(3)
-            print(table.to_markdown(index=False) if args.format == "markdown" else table.to_string(index=False))
+            print_table(leaderboards.metrics_table(matches).round(3), args.format)
             return 0
         table = leaderboards.leaderboard(matches, args.method, args.view, args.by, bootstrap=args.bootstrap)
         print_leaderboard(table, args.format)

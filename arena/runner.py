@@ -114,8 +114,12 @@ def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
 
 def fingerprint(spec: TournamentSpec) -> str:
     """What decides the set of matches and their outcomes (not how they are executed)."""
-    keys = ("agents", "domains", "split", "scenarios", "repeats", "seed", "max_messages", "taxonomy", "converge_within")
+    keys = ("domains", "split", "scenarios", "repeats", "seed", "max_messages", "taxonomy", "converge_within")
     data = {k: v for k, v in asdict(spec).items() if k in keys}
+    # an agent's backend decides outcomes through its kind and model only; host, cache and timeouts
+    # change how a run executes, so a resume may change them
+    data["agents"] = [{"name": a.name, "label": a.display_name, "params": a.params,
+                       "backend": [a.resolved_backend.kind, a.resolved_backend.model]} for a in spec.agents]
     data["response_model"] = response_model_identity(spec.response_model)
     data["seed_scheme"] = SEED_SCHEME
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -68,8 +68,32 @@ class TournamentSpec:
             raise ConfigError(f"agents listed twice: {', '.join(duplicates)} (give each a distinct label)")
         for agent in self.agents:
             get_entry(agent.name)
+        self._check_roles()
         load_response_model(self.response_model)
         return self
+
+    def _check_roles(self) -> None:
+        """Every domain needs an agent for each role, or no match could be played."""
+        from envs import ROLE_KINDS, get_domain
+
+        for domain in self.domains:
+            for kind in ROLE_KINDS:
+                if not any(get_entry(a.name).agent_class.can_play(domain, kind) for a in self.agents):
+                    role = get_domain(domain).role_name(kind)
+                    raise ConfigError(f"no selected agent can play the {kind} role ({role}) in {domain}; add one, "
+                                      f"e.g. vanilla" + (" or victim" if kind == "counterpart" else ""))
+
+    def notes(self) -> list[str]:
+        """Things about the settings a user should hear before the run (none of them errors)."""
+        from envs import load_scenarios
+
+        notes = []
+        for domain in self.domains:
+            available = len(load_scenarios(domain, self.split))
+            if self.scenarios is not None and self.scenarios > available:
+                notes.append(f"--scenarios {self.scenarios}: the {self.split} split of {domain} has only {available} "
+                             f"scenarios; using all {available}")
+        return notes
 
     def to_toml(self) -> str:
         data = {k: v for k, v in asdict(self).items() if v is not None and k != "agents"}
@@ -80,12 +104,46 @@ class TournamentSpec:
         return tomli_w.dumps(data)
 
 
+# The declared type of every setting (a TOML key or a flag); checked before anything runs.
+FIELD_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
+    "domains": ("a list of domain names", (list,)), "split": ("a string", (str,)),
+    "scenarios": ("a whole number", (int,)), "repeats": ("a whole number", (int,)), "seed": ("a whole number", (int,)),
+    "max_messages": ("a whole number", (int,)), "taxonomy": ("a string", (str,)),
+    "converge_within": ("a whole number", (int,)), "backend": ("a string", (str,)), "model": ("a string", (str,)),
+    "ollama_host": ("a string", (str,)), "temperature": ("a number", (int, float)),
+    "max_tokens": ("a whole number", (int,)), "llm_timeout": ("a number", (int, float)), "cache": ("true or false", (bool,)),
+    "workers": ("a whole number", (int,)), "ray_address": ("a string", (str,)), "llm_parallel": ("a whole number", (int,)),
+    "match_timeout": ("a number", (int, float)), "match_retries": ("a whole number", (int,)),
+    "response_model": ("a string", (str,)), "agents": ("a list of agent names or [[agents]] tables", (list,)),
+}
+
+
+def check_types(values: dict[str, Any], source: str = "settings") -> None:
+    """A ConfigError naming the key, the expected type and the value of the first ill-typed setting."""
+    for key, value in values.items():
+        if key not in FIELD_TYPES or value is None:
+            continue
+        expected, types = FIELD_TYPES[key]
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if ok and key == "domains":
+            ok = all(isinstance(d, str) for d in value)
+        if not ok:
+            raise ConfigError(f"{source}: {key} must be {expected}, got {value!r}")
+
+
 def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:
     if isinstance(table, str):
         return AgentSpec(table)
+    if not isinstance(table, dict):
+        raise ConfigError(f"agent entry {table!r}: must be a name or a table with 'name'")
     unknown = set(table) - {"name", "params", "backend", "label"}
     if unknown or "name" not in table:
         raise ConfigError(f"agent entry {table!r}: needs 'name'; allowed keys are name, params, backend, label")
+    for key, types, expected in (("name", (str,), "a string"), ("label", (str,), "a string"),
+                                 ("params", (dict,), "a table, e.g. params = { emotion = \"anger\" }"),
+                                 ("backend", (str, dict), "a backend name or a table")):
+        if key in table and not isinstance(table[key], types):
+            raise ConfigError(f"agent {table.get('name')!r}: {key} must be {expected}, got {table[key]!r}")
     backend = table.get("backend")
     if isinstance(backend, dict):
         try:
@@ -103,12 +161,19 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory; give a .toml file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     known = {f.name for f in fields(TournamentSpec)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"config file {path}: unknown keys {', '.join(unknown)}")
+    check_types(data, f"config file {path}")
     if "agents" in data:
         data["agents"] = [_agent_from_table(a) for a in data["agents"]]
     return data

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,22 @@ RESULTS = "results.jsonl"
 Result = tuple[dict[str, Any], str]  # a match record and its log line (record + transcript as JSON)
 MATCHES = "matches.parquet"
 TRANSCRIPTS = "transcripts.jsonl"
+CORRUPT = "results.corrupt.jsonl"
+
+
+def parse_log(data: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int, str]]]:
+    """Records by match id from complete log lines, and the (line number, reason) of corrupt ones."""
+    records: dict[str, dict[str, Any]] = {}
+    bad: list[tuple[int, str]] = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))["record"]
+            records[record["match_id"]] = record
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            bad.append((number, type(exc).__name__))
+    return records, bad
 
 
 class RunStore:
@@ -26,7 +43,8 @@ class RunStore:
         self._file = open(self.log_path, "a", encoding="utf-8")
 
     def _load(self) -> None:
-        """Read the log; a last line cut short by a kill is dropped and truncated away."""
+        """Read the log (the writer's view): a last line cut short by a kill is truncated away;
+        corrupt lines elsewhere are moved to ``results.corrupt.jsonl`` and named, never dropped."""
         if not self.log_path.exists():
             return
         data = self.log_path.read_bytes()
@@ -34,10 +52,23 @@ class RunStore:
         if keep < len(data):
             with open(self.log_path, "r+b") as f:
                 f.truncate(keep)
-        for line in data[:keep].decode("utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)["record"]
-                self.records[record["match_id"]] = record
+        records, bad = parse_log(data[:keep], self.log_path)
+        if bad:
+            self._set_aside(data[:keep], bad)
+        self.records = records
+
+    def _set_aside(self, data: bytes, bad: list[tuple[int, str]]) -> None:
+        lines = data.split(b"\n")
+        numbers = {n for n, _ in bad}
+        with open(self.out / CORRUPT, "ab") as aside:
+            aside.writelines(lines[n - 1] + b"\n" for n in sorted(numbers))
+        kept = b"".join(line + b"\n" for i, line in enumerate(lines[:-1], 1) if i not in numbers)
+        temporary = self.log_path.with_suffix(".tmp")
+        temporary.write_bytes(kept)
+        os.replace(temporary, self.log_path)
+        where = ", ".join(f"line {n} ({reason})" for n, reason in bad[:3]) + (" ..." if len(bad) > 3 else "")
+        warnings.warn(f"{self.log_path}: {len(bad)} corrupt line(s) moved to {self.out / CORRUPT}: {where}; "
+                      "their matches will be played again", stacklevel=3)
 
     @property
     def finished(self) -> set[str]:
@@ -89,11 +120,20 @@ def load_matches(run: str | Path) -> pd.DataFrame:
     """The match table of a run: the parquet file, or the live log of an unfinished run."""
     run = Path(run)
     if (run / MATCHES).exists():
-        return pd.read_parquet(run / MATCHES)
-    if (run / RESULTS).exists():
-        store = RunStore(run)
-        store.close()
-        return store.table()
+        frame = pd.read_parquet(run / MATCHES)
+        if frame.empty:
+            raise FileNotFoundError(f"{run} has no finished matches")
+        return frame
+    if (run / RESULTS).exists():  # an unfinished run: read its log without touching it
+        data = (run / RESULTS).read_bytes()
+        records, bad = parse_log(data[: data.rfind(b"\n") + 1], run / RESULTS)
+        if bad:
+            warnings.warn(f"{run / RESULTS}: skipped {len(bad)} corrupt line(s), first at line {bad[0][0]}; "
+                          f"resuming the run (arena tournament --out {run}) moves them aside", stacklevel=2)
+        frame = pd.DataFrame(sorted(records.values(), key=lambda r: r["match_id"]))
+        if frame.empty:
+            raise FileNotFoundError(f"{run} has no finished matches yet")
+        return frame.reset_index(drop=True)
     raise FileNotFoundError(f"{run} holds no tournament results ({MATCHES} or {RESULTS})")
 
 
@@ -103,9 +143,12 @@ def load_transcript(run: str | Path, match_id: str) -> list[dict[str, Any]]:
         path = run / name
         if not path.exists():
             continue
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
-                entry = json.loads(line)
+                try:
+                    entry = json.loads(line)
+                except ValueError:  # a cut-off or corrupt line: the other file may still hold the match
+                    continue
                 mid = entry.get("match_id") or entry.get("record", {}).get("match_id")
                 if mid == match_id:
                     return entry["transcript"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, TypeVar
 
@@ -38,6 +39,9 @@ class CallStats:
         return asdict(self)
 
 
+_ASCII_INT = re.compile(r"-?[0-9]{1,11}")
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -45,7 +49,7 @@ def _as_int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 12:
+    if isinstance(value, str) and _ASCII_INT.fullmatch(value.strip()):  # "²" is a digit to str.isdigit()
         return int(value.strip())
     return None
 

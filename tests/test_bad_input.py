@@ -1,0 +1,112 @@
+"""Bad input gets one line naming the problem and exit 2; readers never write; faults lose nothing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agents.llm.structured import _as_int
+from arena.cli import main
+
+SMALL = ["--agents", "vanilla,victim", "--domains", "credit", "--scenarios", "2", "--workers", "0", "--quiet"]
+
+BAD_TOML = [
+    ('scenarios = "two"', "scenarios must be a whole number, got 'two'"),
+    ("scenarios = 2.5", "scenarios must be a whole number, got 2.5"),
+    ("repeats = true", "repeats must be a whole number, got True"),
+    ("max_messages = 3.7", "max_messages must be a whole number, got 3.7"),
+    ('workers = "many"', "workers must be a whole number, got 'many'"),
+    ('seed = "seven"', "seed must be a whole number, got 'seven'"),
+    ('domains = "credit"', "domains must be a list of domain names, got 'credit'"),
+    ('agents = "vanilla"', "agents must be a list"),
+    ('[[agents]]\nname = "vanilla"\nparams = "x"', "params must be a table"),
+    ("response_model = 3", "response_model must be a string, got 3"),
+    ('response_model = "lukewarm"', "response model must be default, flat, reversed or a .toml file"),
+]
+
+
+def _one_clean_line(capsys, expected: str) -> None:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("text,expected", BAD_TOML)
+def test_bad_toml_values_name_the_key_type_and_value(text, expected, tmp_path, capsys):
+    config = tmp_path / "t.toml"
+    config.write_text(text + "\n")
+    assert main(["tournament", "--config", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    _one_clean_line(capsys, expected)
+    assert not (tmp_path / "run").exists()
+
+
+def test_unreadable_configs(tmp_path, capsys):
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    for path, expected in ((binary, "is not UTF-8 text"), (tmp_path, "is a directory")):
+        assert main(["tournament", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+        _one_clean_line(capsys, expected)
+
+
+def test_output_paths_that_cannot_be_used(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for out, expected in ((a_file, "exists and is not a directory"), (a_file / "sub", "a part of it is a file")):
+        assert main(["tournament", *SMALL, "--out", str(out)]) == 2
+        _one_clean_line(capsys, expected)
+    run = tmp_path / "run"
+    assert main(["tournament", *SMALL, "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(run), "--out", str(a_file)]) == 2
+    _one_clean_line(capsys, "exists and is not a directory")
+
+
+def test_a_role_nobody_can_play_is_refused_before_anything_starts(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["tournament", "--agents", "eq-negotiator,emodistill", "--workers", "0", "--out", str(out)]) == 2
+    _one_clean_line(capsys, "no selected agent can play the counterpart role (debtor) in credit")
+    assert not out.exists()
+
+
+def test_runs_without_finished_matches_say_so(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "results.jsonl").write_text("")
+    for command in ("show", "leaderboard", "plot"):
+        assert main([command, str(empty)]) == 2
+        _one_clean_line(capsys, "has no finished matches")
+
+
+def test_a_corrupt_log_line_is_named_kept_out_and_the_run_resumes(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["tournament", *SMALL, "--out", str(run)]) == 0
+    (run / "matches.parquet").unlink()
+    log = run / "results.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    broken_id = json.loads(lines[1])["record"]["match_id"]
+    lines[1] = lines[1][:30] + "\n"
+    log.write_text("".join(lines))
+    before = log.read_bytes()
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="corrupt line\\(s\\), first at line 2"):
+        assert main(["show", str(run)]) == 0  # a reader skips it, names it, and writes nothing
+    assert log.read_bytes() == before
+    with pytest.warns(UserWarning, match="moved to"):
+        assert main(["tournament", *SMALL, "--out", str(run)]) == 0  # the writer sets it aside, replays it
+    aside = (run / "results.corrupt.jsonl").read_text()
+    assert aside == lines[1]
+    ids = [json.loads(line)["record"]["match_id"] for line in log.read_text().splitlines()]
+    assert broken_id in ids and len(ids) == len(set(ids)) == len(lines)
+
+
+def test_execution_only_changes_do_not_block_a_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["tournament", *SMALL, "--out", str(run)]) == 0
+    assert main(["tournament", *SMALL, "--no-cache", "--out", str(run)]) == 0
+    assert main(["tournament", *SMALL, "--seed", "3", "--out", str(run)]) == 2
+    assert "holds a different tournament" in capsys.readouterr().err
+
+
+def test_numbers_are_parsed_strictly():
+    assert _as_int("²") is None and _as_int("٣") is None and _as_int("1" * 12) is None
+    assert _as_int(" 42 ") == 42 and _as_int("-3") == -3 and _as_int(True) is None
