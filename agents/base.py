@@ -88,6 +88,9 @@ class Agent(ABC):
 
     name: ClassVar[str] = "agent"
     description: ClassVar[str] = ""
+    # Parameters the agent takes (name -> what it means), merged along the class hierarchy; an agent
+    # that declares none (None everywhere) accepts any, as plugins written before this did.
+    parameters: ClassVar[dict[str, str] | None] = None
     roles: ClassVar[frozenset[str]] = frozenset(ROLE_KINDS)
     domains: ClassVar[frozenset[str] | None] = None
 
@@ -96,6 +99,12 @@ class Agent(ABC):
         self.params = params
         self.view: ScenarioView | None = None
         self.rng = np.random.default_rng(0)
+
+    @classmethod
+    def declared_parameters(cls) -> dict[str, str] | None:
+        """Every parameter the class and its bases declare, or None if none declares any."""
+        tables = [c.__dict__["parameters"] for c in reversed(cls.__mro__) if c.__dict__.get("parameters") is not None]
+        return {k: v for table in tables for k, v in table.items()} if tables else None
 
     @classmethod
     def can_play(cls, domain: str, kind: str) -> bool:

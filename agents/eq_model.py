@@ -9,7 +9,6 @@ prior; the emissions stay fixed, so a state's name keeps its meaning after every
 from __future__ import annotations
 
 import numpy as np
-from hmmlearn import hmm
 
 from agents.texts import load_data
 from envs import EKMAN_7
@@ -63,6 +62,8 @@ class DispositionHMM:
         self.reset()
 
     def _refit(self) -> None:
+        from hmmlearn import hmm  # imported on first re-fit: it pulls in scikit-learn
+
         model = hmm.CategoricalHMM(n_components=len(self.states), n_features=len(EKMAN_7), n_iter=10,
                                    init_params="", params="st", random_state=self.seed)
         model.startprob_, model.transmat_, model.emissionprob_ = self.start, self.transition, self.emission

@@ -5,14 +5,13 @@ import argparse
 import os
 import sys
 import warnings
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
-from agents.llm import ConfigError
-from arena import commands
-from arena.spec import TournamentSpec
-from arena.training.cli import add_train_parser, run_train
+from arena.training.parser import add_train_parser
+
+# Only argparse is imported up front, so `arena --help` answers at once; the commands import what
+# they use after the arguments are parsed.
 
 EXIT_USAGE = 2
 
@@ -69,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("domains", help="list the negotiation domains")
     p = sub.add_parser("show", help="summarise a run")
     p.add_argument("run")
+    p = sub.add_parser("matches", help="list a run's match ids (for arena replay), with filters")
+    p.add_argument("run")
+    p.add_argument("--domain")
+    p.add_argument("--agent", help="the focal agent")
+    p.add_argument("--counterpart")
+    p.add_argument("--outcome", choices=["agreement", "breakdown", "error"])
+    p.add_argument("--limit", type=int, default=50, help="at most this many rows (0: all)")
+    p.add_argument("--format", choices=FORMATS, default="table")
     p = sub.add_parser("replay", help="print one match's transcript")
     p.add_argument("run")
     p.add_argument("match_id")
@@ -119,6 +126,10 @@ def _compare_parsers(sub: argparse._SubParsersAction) -> None:
 
 def spec_overrides(args: argparse.Namespace) -> dict:
     """The tournament fields given on the command line."""
+    from dataclasses import fields
+
+    from arena.spec import TournamentSpec
+
     names = {f.name for f in fields(TournamentSpec)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if args.no_cache:
@@ -147,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
+    from agents.llm import ConfigError
+    from arena import commands
+    from arena.training.cli import run_train
+
     try:
         if args.command == "tournament":
             out = args.out or str(Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))

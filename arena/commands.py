@@ -75,6 +75,8 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
     print(f"response model for scripted counterparts: {spec.response_model!r}")
     print_leaderboard(leaderboards.leaderboard(matches, by="all", bootstrap=bootstrap), "table")
     print(f"per domain: arena leaderboard {out}; paired differences: arena compare {out} --baseline vanilla")
+    if len(matches):
+        print(f"transcripts: arena matches {out} lists ids; e.g. arena replay {out} '{matches['match_id'].iloc[0]}'")
     written = leaderboards.write_report(matches, Path(out) / "report", bootstrap=bootstrap)
     if written:
         print(f"leaderboard and plots written to {Path(out) / 'report'}")
@@ -133,6 +135,26 @@ def show(run: str) -> int:
     return 0
 
 
+def list_matches(args: argparse.Namespace) -> int:
+    """Match ids with who played, how it ended and the utilities, filtered."""
+    m = load_matches(args.run)
+    for column, value in (("domain", args.domain), ("focal_agent", args.agent), ("counterpart_agent", args.counterpart)):
+        if value is not None:
+            if value not in set(m[column]):
+                raise ConfigError(f"no {column.replace('_', ' ')} {value!r} in {args.run}; there are: "
+                                  f"{', '.join(sorted(set(m[column])))}")
+            m = m[m[column] == value]
+    errored = m["error"].notna() & (m["error"].astype(str) != "")
+    agreed = m["agreement"].astype("boolean").fillna(False).astype(bool)
+    keep = {None: errored | ~errored, "error": errored, "agreement": agreed & ~errored, "breakdown": ~agreed & ~errored}
+    m = m[keep[args.outcome]]
+    shown = m[["match_id", "ended_by", "value", "rounds", "focal_utility", "counterpart_utility"]].round(3)
+    print_table(shown.head(args.limit) if args.limit else shown, args.format)
+    if args.format == "table" and args.limit and len(m) > args.limit:
+        print(f"... {len(m) - args.limit} more (--limit 0 shows all)")
+    return 0
+
+
 def replay(run: str, match_id: str) -> int:
     m = load_matches(run)
     row = m[m["match_id"] == match_id]
@@ -159,6 +181,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return show(args.run)
     if args.command == "replay":
         return replay(args.run, args.match_id)
+    if args.command == "matches":
+        return list_matches(args)
     if args.command == "compare":
         return analysis.compare_run(args.run, args.agents, args.baseline, args.metric, args.bootstrap, args.alpha,
                                     args.format, args.per_opponent)

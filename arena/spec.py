@@ -1,6 +1,7 @@
 """The tournament specification: from a TOML file and CLI flags (flags win), saved with the results."""
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -67,7 +68,7 @@ class TournamentSpec:
         if duplicates:
             raise ConfigError(f"agents listed twice: {', '.join(duplicates)} (give each a distinct label)")
         for agent in self.agents:
-            get_entry(agent.name)
+            check_parameters(agent)
         self._check_roles()
         load_response_model(self.response_model)
         return self
@@ -129,6 +130,18 @@ def check_types(values: dict[str, Any], source: str = "settings") -> None:
             ok = all(isinstance(d, str) for d in value)
         if not ok:
             raise ConfigError(f"{source}: {key} must be {expected}, got {value!r}")
+
+
+def check_parameters(agent: AgentSpec) -> None:
+    """Unknown parameters of an agent that declares its parameters are an error with close names."""
+    declared = get_entry(agent.name).agent_class.declared_parameters()
+    if declared is None:
+        return
+    for key in agent.params:
+        if key not in declared:
+            close = difflib.get_close_matches(key, list(declared), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else f"it takes {', '.join(sorted(declared))}"
+            raise ConfigError(f"agent {agent.display_name!r} ({agent.name}) has no parameter {key!r}; {hint}")
 
 
 def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:

@@ -11,9 +11,16 @@ from leaderboards.elo import online_elo
 from leaderboards.metrics import metrics_table
 from leaderboards.ratings import METHODS, SCOPES, assumption_note, leaderboard, role_link_note
 from leaderboards.report import write_report
-from leaderboards import plots
 
 GROUPINGS = SCOPES
+
+
+def __getattr__(name: str):
+    if name == "plots":  # matplotlib is imported only when a plot is drawn
+        import importlib
+
+        return importlib.import_module("leaderboards.plots")
+    raise AttributeError(f"module 'leaderboards' has no attribute {name!r}")
 
 __all__ = ["BTResult", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "assumption_note", "baseline_pairs",
            "battles", "compare", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from leaderboards import plots
 from leaderboards.battles import head_to_head, usable
 from leaderboards.elo import online_elo
 from leaderboards.metrics import metrics_table
@@ -22,6 +21,8 @@ def _markdown(title: str, table: pd.DataFrame, notes: list[str]) -> str:
 
 def write_report(matches: pd.DataFrame, out: str | Path, bootstrap: int = 1000, seed: int = 0) -> list[Path]:
     """Write the leaderboard tables (CSV, Markdown) and all plots (PNG and SVG) into ``out``."""
+    from leaderboards import plots
+
     out = Path(out)
     usable_matches, _ = usable(matches)
     if usable_matches.empty:

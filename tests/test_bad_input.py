@@ -110,3 +110,56 @@ def test_execution_only_changes_do_not_block_a_resume(tmp_path, capsys):
 def test_numbers_are_parsed_strictly():
     assert _as_int("²") is None and _as_int("٣") is None and _as_int("1" * 12) is None
     assert _as_int(" 42 ") == 42 and _as_int("-3") == -3 and _as_int(True) is None
+
+
+@pytest.mark.parametrize("params,expected", [('{ emotoin = "anger" }', "no parameter 'emotoin'; did you mean emotion?"),
+                                             ("{ bogus_param = 5 }", "no parameter 'bogus_param'; it takes")])
+def test_unknown_agent_parameters_are_refused_with_close_names(params, expected, tmp_path, capsys):
+    config = tmp_path / "t.toml"
+    config.write_text(f'[[agents]]\nname = "fixed-emotion"\nparams = {params}\n[[agents]]\nname = "victim"\n')
+    assert main(["tournament", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
+    _one_clean_line(capsys, expected)
+
+
+def test_a_server_that_is_not_ollama_is_named(tmp_path, capsys):
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):  # a plain file server, as python -m http.server is
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"http://127.0.0.1:{server.server_address[1]}"
+        code = main(["tournament", *SMALL, "--backend", "ollama", "--model", "m", "--ollama-host", host,
+                     "--out", str(tmp_path / "run")])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 2
+    _one_clean_line(capsys, "does not answer as an Ollama server (GET /api/tags gave HTTP 404)")
+
+
+def test_matches_lists_ids_with_filters(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["tournament", *SMALL, "--out", str(run)]) == 0
+    assert "arena replay" in capsys.readouterr().out
+    assert main(["matches", str(run), "--agent", "vanilla", "--counterpart", "victim", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == 2 and all("/vanilla__victim/" in r for r in rows)
+    assert main(["replay", str(run), rows[0].split(",")[0]]) == 0
+    assert main(["matches", str(run), "--agent", "nobody"]) == 2
+    _one_clean_line(capsys, "no focal agent 'nobody'")
+
+
+def test_the_cli_imports_nothing_heavy_before_parsing():
+    import subprocess
+    import sys
+
+    code = ("import sys, arena.cli; heavy = [m for m in ('pandas', 'ray', 'matplotlib', 'sklearn', 'torch', "
+            "'agents') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

@@ -14,6 +14,9 @@ class Negotiator(Agent):
     """
 
     uses_model = True
+    parameters = {"temperature": "sampling temperature of the model (model backends)",
+                  "max_tokens": "reply length cap (model backends)",
+                  "max_retries": "retries after an invalid model reply (default 2)"}
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
@@ -53,6 +56,7 @@ class TimeDependent(Negotiator):
     """Concede along ``target + (reservation - target) * t^(1/e)``; accept what beats the next own offer."""
 
     exponent = 1.0
+    parameters = {"exponent": "concession exponent e of target + (reservation - target) * t^(1/e)"}
 
     def planned_offer(self, obs: Observation) -> int:
         e = float(self.params.get("exponent", self.exponent))

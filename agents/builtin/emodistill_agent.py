@@ -30,6 +30,10 @@ class EmoDistill(EmotionStyled):
     expression policy), ollama_host."""
 
     name = "emodistill"
+    parameters = {"selector": "a trained selector .npz (default: the shipped one for the domain)",
+                  "temperature_emotion": "sampling temperature of the selector (1.0; 0 = greedy)",
+                  "expression_model": "an Ollama model serving a LoRA-tuned expression policy",
+                  "ollama_host": "the Ollama server of expression_model"}
     description = "IQL emotion selector trained offline (EmoDistill) + emotion-conditioned expression."
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:

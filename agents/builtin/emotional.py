@@ -32,6 +32,7 @@ class RandomEmotion(EmotionStyled):
     """A uniformly random label of the taxonomy (default GoEmotions-28) each turn."""
 
     name = "random-emotion"
+    parameters = {"taxonomy": "the labels drawn from (default goemotions-28)"}
     description = "Vanilla concession with a uniformly random GoEmotions-28 emotion each turn."
 
     def pick_emotion(self, obs: Observation) -> str:
@@ -44,6 +45,7 @@ class FixedEmotion(EmotionStyled):
     """Always the same emotion (parameter ``emotion``, default anger)."""
 
     name = "fixed-emotion"
+    parameters = {"emotion": "the emotion expressed every turn (default anger)"}
     description = "Vanilla concession with one fixed emotion (parameter: emotion)."
 
     def __init__(self, backend=None, **params):

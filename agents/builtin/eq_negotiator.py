@@ -80,6 +80,8 @@ class EQNegotiator(EmotionReasoner):
     stance_weight (0: off, as published; 1: this project's old per-disposition bonus)."""
 
     name = "eq-negotiator"
+    parameters = {"sensor": "auto, lexicon or llm", "stance_weight": "weight of the optional stance bonus (0)",
+                  "seed": "seed of the HMM re-fits"}
     description = "Payoff best response with lose-shift; HMM over the counterpart's disposition under pressure."
 
     def __init__(self, backend=None, **params):

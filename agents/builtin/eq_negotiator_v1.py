@@ -31,6 +31,7 @@ class EQNegotiatorV1(EmotionReasoner):
     update_timing ("negotiation", default, or "turn" as published)."""
 
     name = "eq-negotiator-v1"
+    parameters = {"sensor": "auto, lexicon or llm", "update_timing": "negotiation (default) or turn"}
     description = "EQ-Negotiator v1: payoff best response; 7-state HMM with negative bias after 3 of 5 negatives."
 
     def __init__(self, backend=None, **params):

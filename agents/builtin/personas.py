@@ -17,6 +17,8 @@ class Persona(Negotiator):
     roles = frozenset({COUNTERPART})
     persona = "vanilla-counterpart"
     uses_response_model = True  # the tournament's response_model reaches it as the parameter of that name
+    parameters = {"exponent": "concession exponent of its time curve",
+                  "response_model": "default, flat, reversed or a .toml file (set by the tournament)"}
 
     @property
     def spec(self) -> dict:

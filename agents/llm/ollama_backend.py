@@ -40,6 +40,10 @@ class OllamaBackend(Backend):
             listed = self._client.list()
         except (ConnectionError, httpx.HTTPError) as exc:
             raise ConfigError(f"cannot reach the Ollama server at {self.host}: {exc}") from None
+        except (ollama.ResponseError, ValueError, TypeError, KeyError) as exc:  # e.g. an HTML page
+            status = getattr(exc, "status_code", None)
+            raise ConfigError(f"{self.host} does not answer as an Ollama server (GET /api/tags gave "
+                              f"{'HTTP ' + str(status) if status else type(exc).__name__}); check --ollama-host") from None
         names = {m.model for m in listed.models} | {(m.model or "").split(":")[0] for m in listed.models}
         if self.model not in names and f"{self.model}:latest" not in names:
             raise ConfigError(f"model {self.model!r} is not on the Ollama server at {self.host}; "
