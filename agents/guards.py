@@ -1,14 +1,12 @@
 """Harness guards that hold for every agent whatever its model says."""
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from num2words import num2words
-
 from agents.base import Observation, ScenarioView
+from agents.leaks import normalise, value_pattern
 from agents.texts import fill, load_data
 from envs import MAX_MESSAGE_CHARS, Action, sanitize_message
 
@@ -26,24 +24,7 @@ class GuardStats:
         return asdict(self)
 
 
-_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-                 "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-                 "hundred|thousand")
-
-
-def _spelled_pattern(value: int) -> str:
-    """English words for value, tolerant of hyphens, spaces, commas and "and" ("one hundred twenty")."""
-    words = [w for w in re.findall(r"[a-z]+", num2words(abs(value))) if w != "and"]
-    joined = r"(?:[\s,-]+(?:and[\s-]+)?)".join(words)
-    # not the start of a longer number: 20 must not match inside "twenty-one", 100 not in "one hundred and five"
-    return rf"\b{joined}\b(?![\s-]+(?:and[\s-]+)?(?:{_NUMBER_WORDS})\b)"
-
-
-@functools.lru_cache(maxsize=4096)  # one per distinct reservation, not one per match
-def _reservation_pattern(value: int) -> re.Pattern[str]:
-    """The value as digits ("93") or in words ("ninety-three", "Ninety three")."""
-    digits = rf"(?<![\d.]){re.escape(str(value))}(?![\d])"
-    return re.compile(rf"{digits}|{_spelled_pattern(value)}", re.IGNORECASE)
+REDACTED = "that"  # a plain word, not a marker that would tell the other side a limit was stated
 
 
 class Guard:
@@ -52,7 +33,7 @@ class Guard:
     def __init__(self, view: ScenarioView, max_chars: int = MAX_MESSAGE_CHARS):
         self.view, self.max_chars = view, max_chars
         self.stats = GuardStats()
-        self._secret = _reservation_pattern(view.reservation)
+        self._secret = value_pattern(view.reservation)
 
     def _beyond_reservation(self, value: int) -> bool:
         return self.view.domain.better(self.view.kind, self.view.reservation, value)
@@ -61,7 +42,8 @@ class Guard:
         return obs.my_offer if obs.my_offer is not None else self.view.target
 
     def redact(self, message: str) -> str:
-        cleaned, count = self._secret.subn("[withheld]", sanitize_message(message, self.max_chars))
+        text = sanitize_message(normalise(str(message)), self.max_chars)
+        cleaned, count = self._secret.subn(REDACTED, text)
         self.stats.redactions += count
         return cleaned[: self.max_chars]
 
@@ -84,12 +66,14 @@ class Guard:
             if obs.their_offer is None or self._beyond_reservation(obs.their_offer):
                 self.stats.blocked_accepts += 1
                 move, value = "offer", self._fallback_offer(obs)
-                message = fill(load_data("templates.toml")["guard"]["blocked_accept"],
-                               {"value": value, "unit": self.view.domain.unit})
+                key = "blocked_accept_at_limit" if value == self.view.reservation else "blocked_accept"
+                message = fill(load_data("templates.toml")["guard"][key], {"value": value, "unit": self.view.domain.unit})
         return Action(move, value if move == "offer" else None, emotion, self.redact(message))
 
     def _restate(self, message: str, original: int | None, safe: int) -> str:
         """The message with the clamped value in place of the original one, so text and record agree."""
         if original is not None and re.search(rf"(?<![\d.]){original}(?!\d)", message):
             return re.sub(rf"(?<![\d.]){original}(?!\d)", str(safe), message)
+        if safe == self.view.reservation:  # stating it would leak it; the message names no other number
+            return message
         return f"{message} My offer: {safe} {self.view.domain.unit}.".strip()

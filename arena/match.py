@@ -74,7 +74,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
 
 # Per-role counters in a match record: model use (CallStats) and harness guard interventions (GuardStats).
 COUNTERS = ("malformed", "retries", "transport_retries", "fallbacks", "requests", "cache_hits", "prompt_tokens",
-            "completion_tokens", "redactions", "clamped_offers", "blocked_accepts")
+            "completion_tokens", "oversized", "redactions", "clamped_offers", "blocked_accepts")
 
 
 def base_record(match: MatchSpec) -> dict[str, Any]:
@@ -112,12 +112,15 @@ def outcome_record(match: MatchSpec, env: NegotiationEnv, agents: dict[str, Agen
     return record
 
 
-def error_record(match: MatchSpec, error: str, attempts: int) -> dict[str, Any]:
-    """The row for a match that failed every attempt: no outcome, never a loss for either side."""
+def error_record(match: MatchSpec, error: str, attempts: int,
+                 agents: dict[str, Agent] | None = None) -> dict[str, Any]:
+    """The row for a match that failed every attempt: no outcome, never a loss for either side; the
+    agents' model-use counters of the last attempt are kept, so failures stay in the failure rates."""
     record = base_record(match) | {"agreement": None, "value": None, "rounds": None, "ended_by": "error",
                                    "social_welfare": None, "nash_distance": None, "violation": None,
                                    "error": error, "attempts": attempts, "duration_s": None}
     for kind in ROLE_KINDS:
         record |= {f"{kind}_{k}": None for k in ("utility", "savings")}
-        record |= {f"{kind}_{k}": 0 for k in COUNTERS}
+        stats = _stats(agents[kind]) if agents else CallStats()
+        record |= {f"{kind}_{k}": int(getattr(stats, k, 0) or 0) for k in COUNTERS}
     return record

@@ -67,7 +67,7 @@ def run_session(session: Session, settings: PlaySettings, skip: frozenset[str]) 
             except Exception as exc:  # a failed match is recorded, never a loss for either side
                 error = f"{type(exc).__name__}: {exc}"
         else:
-            record, transcript = error_record(match, error, settings.retries + 1), []
+            record, transcript = error_record(match, error, settings.retries + 1, agents), []
         if match.match_id not in skip:
             results.append(RunStore.encode(record, transcript))
     return results

@@ -1,6 +1,7 @@
 """Durable results: one JSON line per finished match, flushed and fsynced as it finishes."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import warnings
@@ -14,6 +15,11 @@ Result = tuple[dict[str, Any], str]  # a match record and its log line (record +
 MATCHES = "matches.parquet"
 TRANSCRIPTS = "transcripts.jsonl"
 CORRUPT = "results.corrupt.jsonl"
+LOCK = ".lock"
+
+
+class RunLocked(OSError):
+    """Another process is writing to the run directory."""
 
 
 def parse_log(data: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int, str]]]:
@@ -37,6 +43,7 @@ class RunStore:
     def __init__(self, out: str | Path):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
+        self._lock = self._take_lock()
         self.log_path = self.out / RESULTS
         self.records: dict[str, dict[str, Any]] = {}
         self._load()
@@ -70,6 +77,22 @@ class RunStore:
         warnings.warn(f"{self.log_path}: {len(bad)} corrupt line(s) moved to {self.out / CORRUPT}: {where}; "
                       "their matches will be played again", stacklevel=3)
 
+    def _take_lock(self):
+        """One writer per run directory: a second process is refused with one line."""
+        handle = open(self.out / LOCK, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunLocked(f"{self.out} is being written by {holder}; wait for it to finish or use another --out")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"arena process {os.getpid()}")
+        handle.flush()
+        return handle
+
     @property
     def finished(self) -> set[str]:
         """Matches with a result (errored ones are run again on resume)."""
@@ -88,10 +111,13 @@ class RunStore:
         return frame.reset_index(drop=True)
 
     def finalize(self) -> pd.DataFrame:
-        """Write ``matches.parquet`` and ``transcripts.jsonl``; return the match table."""
+        """Write ``matches.parquet`` and ``transcripts.jsonl`` (each whole or not at all: a temporary
+        file renamed into place); return the match table."""
         frame = self.table()
-        frame.to_parquet(self.out / MATCHES, index=False)
+        temporary = self.out / f".{MATCHES}.tmp"
+        frame.to_parquet(temporary, index=False)
         self._write_transcripts()
+        os.replace(temporary, self.out / MATCHES)
         return frame
 
     def _write_transcripts(self) -> None:
@@ -100,12 +126,14 @@ class RunStore:
         with open(self.log_path, encoding="utf-8") as log:
             last = {json.loads(line)["record"]["match_id"]: i for i, line in enumerate(log) if line.strip()}
         keep = set(last.values())
-        with open(self.log_path, encoding="utf-8") as log, open(self.out / TRANSCRIPTS, "w", encoding="utf-8") as out:
+        temporary = self.out / f".{TRANSCRIPTS}.tmp"
+        with open(self.log_path, encoding="utf-8") as log, open(temporary, "w", encoding="utf-8") as out:
             for i, line in enumerate(log):
                 if i in keep:
                     entry = json.loads(line)
                     out.write(json.dumps({"match_id": entry["record"]["match_id"], "transcript": entry["transcript"]},
                                          ensure_ascii=False) + "\n")
+        os.replace(temporary, self.out / TRANSCRIPTS)
 
     @staticmethod
     def encode(record: dict[str, Any], transcript: list[dict[str, Any]]) -> Result:
@@ -114,6 +142,7 @@ class RunStore:
 
     def close(self) -> None:
         self._file.close()
+        self._lock.close()  # closing the handle releases the lock
 
 
 def load_matches(run: str | Path) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 There is no Ollama server on this machine, so the ollama backend is tested at the protocol
 boundary: the official client talks to this server, which answers with the real SmolLM2 model
 through llama.cpp. Faults can be queued: "slow:SECONDS", "500", "503", "badjson" (a body that is
-not JSON), "badcontent" (a reply that is not the requested JSON), "drop" (close without answer).
+not JSON), "badcontent" (a reply that is not the requested JSON), "drop" (close without answer),
+"huge" (a 1 MB reply of '{"a":' repeated), "superscript" (a valid-looking action whose value is "²").
 """
 from __future__ import annotations
 
@@ -120,4 +121,9 @@ class Handler(BaseHTTPRequestHandler):
         reply = self.fake.chat(body)
         if fault == "badcontent":
             reply["message"]["content"] = "Sure! Here is my answer: ninety days, take it or leave it."
+        elif fault == "huge":
+            reply["message"]["content"] = '{"a":' * 200_000
+        elif fault == "superscript":
+            reply["message"]["content"] = json.dumps({"move": "offer", "value": "\u00b2", "emotion": "joy",
+                                                      "message": "Two days."})
         self._send(200, reply)

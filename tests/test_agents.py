@@ -86,17 +86,23 @@ def test_guards_clamp_redact_and_block_whatever_the_agent_does():
 
 
 @pytest.mark.parametrize(("value", "leaks", "kept"), [
-    (93, ["I can go to 93 days", "ninety-three days", "Ninety three days", "NINETY  THREE"], ["193 days", "ninety-four"]),
+    (93, ["I can go to 93 days", "ninety-three days", "Ninety three days", "NINETY  THREE", "9 3", "9-3", "093",
+          "nine three", "ninety-3", "ninety\u2013three", "ninety\u2011three", "ninetythree", "three and ninety",
+          "XCIII", "0x5D", "9\u200b3 days"], ["193 days", "ninety-four", "930", "mix it up", "39 days", "9.3"]),
+    (45, ["five and forty", "forty-five", "4 5", "XLV", "0x2d"], ["145", "forty-six", "54"]),
     (115, ["one hundred and fifteen", "one-hundred-fifteen", "One hundred fifteen"], ["one hundred and fifty"]),
     (20, ["twenty days", "20"], ["twenty-one days", "twenty one days", "120", "1.20"]),
 ])
 def test_reservation_is_withheld_in_digits_and_in_words(value, leaks, kept):
+    from agents.leaks import normalise, value_pattern
+
     scenario = load_scenarios("credit", "test")[0]
     view = ScenarioView.of(replace(scenario, reservation={**scenario.reservation, FOCAL: value}), FOCAL, 30,
                            "goemotions-28")
     guard = Guard(view)
     for text in leaks:
-        assert guard.redact(text).count("[withheld]") == 1, text
+        redacted = guard.redact(text)
+        assert redacted != text and not value_pattern(value).search(normalise(redacted)), text
     for text in kept:
         assert guard.redact(text) == text
     assert guard.stats.redactions == len(leaks)

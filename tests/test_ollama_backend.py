@@ -94,3 +94,39 @@ def test_host_resolution(monkeypatch):
     assert resolve_host("http://127.0.0.1:1") == "http://127.0.0.1:1"
     monkeypatch.delenv("OLLAMA_HOST")
     assert resolve_host(None) == "http://127.0.0.1:11434"
+
+
+def test_an_oversized_reply_is_cut_before_parsing_counted_and_cached_small(tmp_path, server):
+    from agents.llm import CallStats
+    from agents.llm.base import MAX_REPLY_CHARS
+    from agents.llm.cache import CachedBackend, ResponseCache
+
+    server.faults.clear()
+    server.faults.extend(["huge"])
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    backend = CachedBackend(OllamaBackend(MODEL_NAME, host=server.host, timeout=20.0), cache)
+    stats = CallStats()
+    start = time.perf_counter()
+    first = backend.complete(_request(seed=11))
+    assert time.perf_counter() - start < 10 and first.oversized and len(first.text) == MAX_REPLY_CHARS
+    assert first.data is None
+    stats.record(first)
+    assert stats.oversized == 1
+    assert (tmp_path / "cache.sqlite").stat().st_size < 200_000
+
+
+def test_a_superscript_value_is_malformed_not_a_crash(server):
+    from agents.llm import CallStats, parse_action, request_structured
+
+    server.faults.clear()
+    server.faults.extend(["superscript"])
+    backend = OllamaBackend(MODEL_NAME, host=server.host, timeout=20.0)
+    stats = CallStats()
+
+    def validate(completion):
+        return parse_action(completion.data, DOMAINS["credit"], EKMAN_7, 60)
+
+    action = request_structured(backend, list(MESSAGES), SCHEMA, GenerationOptions(seed=5, max_tokens=96), validate,
+                                stats, 2)
+    assert stats.malformed >= 1 and stats.requests >= 2  # the "²" reply was refused and asked again
+    assert action is None or action.move in ("offer", "accept", "walk_away")

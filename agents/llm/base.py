@@ -66,6 +66,15 @@ class Completion:
     model: str
     cached: bool = False
     transport_retries: int = 0
+    oversized: bool = False  # the reply was longer than MAX_REPLY_CHARS and was cut (never parsed)
+
+
+MAX_REPLY_CHARS = 8000  # far beyond any valid action; a longer reply is cut before parsing and caching
+
+
+def cap_reply(text: str) -> tuple[str, bool]:
+    """The reply cut to MAX_REPLY_CHARS, and whether it had to be cut."""
+    return (text[:MAX_REPLY_CHARS], True) if len(text) > MAX_REPLY_CHARS else (text, False)
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:

@@ -5,6 +5,8 @@ import json
 import os
 import sqlite3
 import threading
+import time
+import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -26,9 +28,38 @@ class ResponseCache:
         self.path = Path(path) if path else default_cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self.broken = False
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:  # not a database, or damaged: set it aside, start a new one
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            self._close()
+            for suffix in ("", "-wal", "-shm"):
+                if Path(f"{self.path}{suffix}").exists():
+                    os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+            warnings.warn(f"response cache {self.path} is unreadable ({exc}); moved it to {aside} and started an "
+                          "empty one (no finished match is affected; replies will be asked again)", stacklevel=2)
+            self._open()
+
+    def _open(self) -> None:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(SCHEMA)
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("integrity check failed")
+
+    def _close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _failed(self, exc: Exception) -> None:
+        """A cache that breaks mid-run is left alone for the rest of the run (said once)."""
+        if not self.broken:
+            self.broken = True
+            warnings.warn(f"response cache {self.path} failed ({exc}); going on without it (--no-cache does "
+                          "the same; delete the file to start a new one)", stacklevel=3)
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -39,14 +70,25 @@ class ResponseCache:
         return conn
 
     def get(self, key: str) -> Completion | None:
-        row = self._connect().execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
-        return Completion(**json.loads(row[0])) if row else None
+        if self.broken:
+            return None
+        try:
+            row = self._connect().execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
+            return Completion(**json.loads(row[0])) if row else None
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            self._failed(exc)
+            return None
 
     def put(self, key: str, completion: Completion) -> None:
-        conn = self._connect()
-        with conn:
-            conn.execute("INSERT OR REPLACE INTO responses (key, completion) VALUES (?, ?)",
-                         (key, json.dumps(asdict(completion))))
+        if self.broken:
+            return
+        try:
+            conn = self._connect()
+            with conn:
+                conn.execute("INSERT OR REPLACE INTO responses (key, completion) VALUES (?, ?)",
+                             (key, json.dumps(asdict(completion))))
+        except sqlite3.DatabaseError as exc:
+            self._failed(exc)
 
     def __getstate__(self) -> dict:
         return {"path": self.path}
@@ -54,6 +96,7 @@ class ResponseCache:
     def __setstate__(self, state: dict) -> None:
         self.path = state["path"]
         self._local = threading.local()
+        self.broken = False
 
 
 class CachedBackend(Backend):

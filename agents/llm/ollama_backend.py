@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import ollama
 
-from agents.llm.base import Backend, BackendError, ChatRequest, Completion, ConfigError, parse_json_object
+from agents.llm.base import (Backend, BackendError, ChatRequest, Completion, ConfigError, cap_reply,
+                             parse_json_object)
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 RETRYABLE_STATUS = {500, 502, 503, 504}
@@ -78,8 +79,9 @@ class OllamaBackend(Backend):
             retries += 1
             time.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
         self.calls += 1
-        text = reply.message.content or ""
+        text, oversized = cap_reply(reply.message.content or "")
         return Completion(
-            text=text, data=parse_json_object(text) if request.schema is not None else None,
+            text=text, data=parse_json_object(text) if request.schema is not None and not oversized else None,
+            oversized=oversized,
             prompt_tokens=int(reply.prompt_eval_count or 0), completion_tokens=int(reply.eval_count or 0),
             latency_s=time.perf_counter() - start, model=reply.model or self.model, transport_retries=retries)

@@ -25,10 +25,12 @@ class CallStats:
     fallbacks: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    oversized: int = 0
     latency_s: float = 0.0
 
     def record(self, completion: Completion) -> None:
         self.requests += 1
+        self.oversized += int(completion.oversized)
         self.cache_hits += int(completion.cached)
         self.transport_retries += completion.transport_retries
         self.prompt_tokens += completion.prompt_tokens

@@ -1,0 +1,104 @@
+"""Faults lose nothing: a corrupt response cache, two writers, a failing disk at finalize, a reader
+during a write, and errored matches that keep their counters."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from agents.llm.base import Completion
+from agents.llm.cache import ResponseCache
+from arena.cli import main
+from arena.storage import RunStore
+
+SMALL = ["--agents", "vanilla,victim", "--domains", "credit", "--scenarios", "2", "--workers", "0", "--quiet"]
+
+
+def _filled_cache(path):
+    cache = ResponseCache(path)
+    cache.put("k", Completion("reply", None, 3, 4, 0.1, "m"))
+    conn = cache._connect()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cache._close()
+    return path
+
+
+@pytest.mark.parametrize("damage", ["header", "pages"])
+def test_a_corrupt_response_cache_is_set_aside_and_named(damage, tmp_path):
+    path = _filled_cache(tmp_path / "responses.sqlite")
+    data = bytearray(path.read_bytes())
+    if damage == "header":
+        data[:16] = b"not a database!!"
+    else:
+        data[200:] = bytes([0xAB]) * (len(data) - 200)
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="responses.sqlite is unreadable .* moved it to"):
+        cache = ResponseCache(path)
+    assert cache.get("k") is None  # a fresh, empty cache: replies are asked again
+    cache.put("k", Completion("again", None, 1, 1, 0.1, "m"))
+    assert cache.get("k").text == "again"
+    assert any(p.name.startswith("responses.sqlite.corrupt-") for p in tmp_path.iterdir())
+
+
+def test_a_second_writer_is_refused_with_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    holder = RunStore(out)
+    try:
+        assert main(["tournament", *SMALL, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "is being written by arena process" in err[0]
+    finally:
+        holder.close()
+    assert main(["tournament", *SMALL, "--out", str(out)]) == 0  # once it is released, the run goes on
+
+
+def test_a_write_error_at_finalize_leaves_the_old_files_whole(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    assert main(["tournament", *SMALL, "--out", str(out)]) == 0
+    transcripts = (out / "transcripts.jsonl").read_bytes()
+    match_id = json.loads(transcripts.splitlines()[0])["match_id"]
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(out / ".matches.parquet.tmp"))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    assert main(["tournament", *SMALL, "--out", str(out)]) == 2
+    assert "no space left on the device; free some and rerun with the same --out" in capsys.readouterr().err
+    assert (out / "transcripts.jsonl").read_bytes() == transcripts
+    monkeypatch.undo()
+    (out / "transcripts.jsonl").write_bytes(transcripts[: len(transcripts) // 3])  # cut short, as a full disk would
+    assert main(["replay", str(out), match_id]) == 0  # found in the log instead
+
+
+def test_a_reader_during_a_write_changes_nothing(tmp_path):
+    out = tmp_path / "run"
+    store = RunStore(out)
+    try:
+        store._file.write('{"record": {"match_id": "half')  # a writer mid-line
+        store._file.flush()
+        before = (out / "results.jsonl").read_bytes()
+        with pytest.raises(FileNotFoundError, match="no finished matches"):
+            from arena.storage import load_matches
+            load_matches(out)
+        assert (out / "results.jsonl").read_bytes() == before
+    finally:
+        store.close()
+
+
+def test_errored_matches_keep_their_model_counters(tmp_path):
+    from agents import AgentSpec, ScenarioView, make_agent
+    from agents.llm import CallStats
+    from arena.match import error_record
+    from arena.schedule import MatchSpec
+    from envs import COUNTERPART, FOCAL, load_scenarios
+
+    scenario = load_scenarios("credit")[0]
+    match = MatchSpec.at("m", "s", scenario, 0, 0, AgentSpec("vanilla"), AgentSpec("victim"))
+    agents = {FOCAL: make_agent(AgentSpec("vanilla")), COUNTERPART: make_agent(AgentSpec("victim"))}
+    for kind in (FOCAL, COUNTERPART):
+        agents[kind].reset(ScenarioView.of(scenario, kind, 30, "goemotions-28"), kind, 1)
+    agents[FOCAL].speaker.stats = CallStats(requests=7, malformed=3, fallbacks=1)
+    record = error_record(match, "BackendError: down", 2, agents)
+    assert record["focal_requests"] == 7 and record["focal_malformed"] == 3 and record["focal_fallbacks"] == 1
+    assert record["focal_utility"] is None and record["ended_by"] == "error"
