@@ -45,6 +45,7 @@ class AgentSpec:
 
 REGISTRY: dict[str, AgentEntry] = {}
 PLUGIN_ERRORS: dict[str, str] = {}
+PLUGIN_WARNINGS: list[str] = []
 _plugins_loaded = False
 
 
@@ -62,6 +63,7 @@ def load_plugins() -> dict[str, str]:
     if _plugins_loaded:
         return PLUGIN_ERRORS
     _plugins_loaded = True
+    builtins = dict(REGISTRY)
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             factory = ep.load()
@@ -69,13 +71,24 @@ def load_plugins() -> dict[str, str]:
             PLUGIN_ERRORS[ep.name] = f"{type(exc).__name__}: {exc}"
             continue
         source = ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
-        REGISTRY.setdefault(ep.name, AgentEntry(ep.name, factory, source))
+        present = REGISTRY.get(ep.name)
+        if present is not None and present.factory is not factory:
+            PLUGIN_WARNINGS.append(f"plugin {ep.name!r} from {source} is named like the {present.source} agent "
+                                   f"{ep.name!r} and was not loaded; rename its entry point")
+            continue
+        REGISTRY[ep.name] = AgentEntry(ep.name, factory, source)  # its package, also if it used @register
+    for name, entry in builtins.items():  # a plugin's @register must not replace a built-in either
+        if REGISTRY[name].factory is not entry.factory:
+            PLUGIN_WARNINGS.append(f"a plugin registered {name!r}, the name of a built-in agent; the built-in is kept")
+            REGISTRY[name] = entry
     return PLUGIN_ERRORS
 
 
 def get_entry(name: str) -> AgentEntry:
     """The entry for ``name``, or a ConfigError suggesting close names."""
     load_plugins()
+    if name not in REGISTRY and name in PLUGIN_ERRORS:
+        raise ConfigError(f"agent {name!r} comes from a plugin that failed to load: {PLUGIN_ERRORS[name]}")
     if name not in REGISTRY:
         close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known agents: {', '.join(sorted(REGISTRY))}"

@@ -12,7 +12,7 @@ from tqdm import tqdm
 import leaderboards
 from agents import REGISTRY, AgentSpec, load_plugins
 from agents.llm import ConfigError
-from agents.registry import PLUGIN_ERRORS
+from agents.registry import PLUGIN_ERRORS, PLUGIN_WARNINGS
 from arena import analysis
 from arena.analysis import print_table
 from arena.runner import run_tournament
@@ -110,6 +110,8 @@ def list_agents() -> int:
     print(pd.DataFrame(rows).to_string(index=False))
     for name, error in sorted(PLUGIN_ERRORS.items()):
         print(f"plugin {name!r} failed to load: {error}")
+    for warning in PLUGIN_WARNINGS:
+        print(f"warning: {warning}")
     return 0
 
 

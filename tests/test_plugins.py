@@ -22,6 +22,16 @@ def plugin_path(tmp_path_factory) -> str:
     broken.mkdir()
     (broken / "METADATA").write_text("Metadata-Version: 2.1\nName: arena-broken-plugin\nVersion: 0.1\n")
     (broken / "entry_points.txt").write_text("[arena.agents]\nbroken = no_such_module_here:Agent\n")
+    # a plugin that also uses @register (as the README's custom agent does), and one named like a built-in
+    (target / "registered_plugin.py").write_text(
+        "from agents import Agent, register\nfrom envs import Action\n\n@register('regagent')\nclass Reg(Agent):\n"
+        "    def act(self, obs):\n        return Action.offer(self.view.target, 'neutral', 'Target.')\n")
+    for name, points in (("arena_registered_plugin", "regagent = registered_plugin:Reg\n"),
+                         ("arena_impostor_plugin", "vanilla = registered_plugin:Reg\n")):
+        info = target / f"{name}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[arena.agents]\n{points}")
     return str(target)
 
 
@@ -38,6 +48,17 @@ def test_plugin_is_listed_with_its_package_and_the_broken_one_is_named(plugin_pa
     assert "arena-midpoint-agent" in line
     assert "plugin 'broken' failed to load: ModuleNotFoundError" in result.stdout
     assert "vanilla" in result.stdout  # the others still load
+    registered = next(l for l in result.stdout.splitlines() if l.strip().startswith("regagent"))
+    assert "arena-registered-plugin" in registered  # its package, not eq-arena
+    assert "plugin 'vanilla' from arena-impostor-plugin is named like the eq-arena agent" in result.stdout
+    vanilla = next(l for l in result.stdout.splitlines() if l.strip().startswith("vanilla "))
+    assert "eq-arena" in vanilla
+
+
+def test_a_broken_plugin_named_in_agents_shows_its_load_error(plugin_path, tmp_path):
+    result = _arena(plugin_path, "tournament", "--agents", "broken,victim", "--quiet", "--out", "run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "comes from a plugin that failed to load: ModuleNotFoundError" in result.stderr
 
 
 @pytest.mark.ray
