@@ -38,21 +38,28 @@ def build_spec(config: str | None, overrides: dict[str, Any]) -> TournamentSpec:
 
 
 class Progress:
-    """A progress bar with ETA and live counts of finished, errored and agreed matches."""
+    """Phases as lines, then a progress bar with ETA and live counts of finished, errored and agreed
+    matches; the bar (and so its ETA) starts with the first finished match, not during start-up."""
 
     def __init__(self, quiet: bool):
         self.quiet, self.bar = quiet, None
         self.errored = self.agreed = 0
+        self.total = self.already = 0
 
     def start(self, total: int, already: int) -> None:
+        self.total, self.already = total, already
         if already:
             print(f"resuming: {already} of {total} matches already finished")
+
+    def phase(self, text: str) -> None:
         if not self.quiet:
-            self.bar = tqdm(total=total, initial=already, unit="match", dynamic_ncols=True)
+            print(f"{text} ...", flush=True)
 
     def update(self, record: dict[str, Any]) -> None:
         self.errored += bool(record.get("error"))
         self.agreed += bool(record.get("agreement"))
+        if self.bar is None and not self.quiet:
+            self.bar = tqdm(total=self.total, initial=self.already, unit="match", dynamic_ncols=True)
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(agreed=self.agreed, errored=self.errored, refresh=False)
@@ -68,15 +75,18 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
         print(f"note: {note}")
     progress = Progress(quiet)
     try:
-        matches = run_tournament(spec, out, on_result=progress.update, on_start=progress.start)
+        matches = run_tournament(spec, out, on_result=progress.update, on_start=progress.start,
+                                 on_phase=progress.phase)
     finally:
         progress.close()
+    progress.phase(f"rating ({bootstrap} bootstrap resamples)")
     print(f"\n{len(matches)} matches in {out} ({progress.errored} errored this run)")
     print(f"response model for scripted counterparts: {spec.response_model!r}")
     print_leaderboard(leaderboards.leaderboard(matches, by="all", bootstrap=bootstrap), "table")
     print(f"per domain: arena leaderboard {out}; paired differences: arena compare {out} --baseline vanilla")
     if len(matches):
         print(f"transcripts: arena matches {out} lists ids; e.g. arena replay {out} '{matches['match_id'].iloc[0]}'")
+    progress.phase("writing the report and plots")
     written = leaderboards.write_report(matches, Path(out) / "report", bootstrap=bootstrap)
     if written:
         print(f"leaderboard and plots written to {Path(out) / 'report'}")

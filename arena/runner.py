@@ -85,9 +85,11 @@ def _session_resources(session: Session, spec: TournamentSpec) -> dict[str, floa
 
 
 def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
-            spec: TournamentSpec) -> Iterator[list[Result]]:
+            spec: TournamentSpec, on_phase: Callable[[str], None] | None = None) -> Iterator[list[Result]]:
     import ray
 
+    if on_phase:
+        on_phase(f"starting Ray ({spec.workers} worker{'s' if spec.workers != 1 else ''})" if not spec.ray_address else f"joining Ray at {spec.ray_address}")
     hosts = {resolve_host(a.resolved_backend.ollama_host) for a in spec.agents if a.resolved_backend.kind == "ollama"}
     session_handle = start_ray(spec.workers, {llm_resource(h): spec.llm_parallel for h in hosts}, spec.ray_address)
     try:
@@ -145,7 +147,8 @@ def preflight(spec: TournamentSpec) -> None:
 
 def run_tournament(spec: TournamentSpec, out: str | Path,
                    on_result: Callable[[dict[str, Any]], None] | None = None,
-                   on_start: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                   on_start: Callable[[int, int], None] | None = None,
+                   on_phase: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run (or resume) a tournament into ``out``; returns the match table."""
     spec = resolve_backends(spec).validate()
     sessions = build_sessions(spec)
@@ -163,7 +166,7 @@ def run_tournament(spec: TournamentSpec, out: str | Path,
             on_start(total, total - sum(len(s.matches) - len(skip) for s, skip in jobs))
         settings = PlaySettings(spec.max_messages, spec.taxonomy, spec.converge_within, spec.match_timeout,
                                 spec.match_retries)
-        stream = _in_process(jobs, settings) if spec.workers == 0 else _on_ray(jobs, settings, spec)
+        stream = _in_process(jobs, settings) if spec.workers == 0 else _on_ray(jobs, settings, spec, on_phase)
         for results in stream:
             store.append(results)
             for record, _ in results:
