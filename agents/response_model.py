@@ -87,6 +87,8 @@ def load_response_model(choice: str) -> ResponseModel:
         raise ConfigError(f"response model must be {', '.join(BUILTIN_RESPONSE_MODELS)} or a .toml file, got {choice!r}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"response model file {choice} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"response model file {choice}: cannot read it ({type(exc).__name__})") from None
     except tomllib.TOMLDecodeError as exc:

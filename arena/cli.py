@@ -19,6 +19,13 @@ EXIT_USAGE = 2
 MIN_BOOTSTRAP = 100
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the problem (and where help is), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
@@ -61,8 +68,8 @@ def _tournament_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="arena", description="Negotiation tournaments between emotion-aware agents.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="arena", description="Negotiation tournaments between emotion-aware agents.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     _tournament_parser(sub)
     sub.add_parser("agents", help="list the registered agents (built-ins and plugins)")
     sub.add_parser("domains", help="list the negotiation domains")

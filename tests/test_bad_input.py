@@ -163,3 +163,59 @@ def test_the_cli_imports_nothing_heavy_before_parsing():
             "'agents') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def _exit_code(args: list[str]) -> int:
+    try:
+        return main(args)
+    except SystemExit as exc:  # argparse's own usage errors
+        return int(exc.code)
+
+
+BAD_FLAGS = [
+    (["--scenarios", "0"], "--scenarios must be at least 1"),
+    (["--repeats", "0"], "--repeats must be at least 1"),
+    (["--max-messages", "1"], "--max-messages must be at least 2"),
+    (["--workers", "-1"], "--workers must be 0 (in-process) or more"),
+    (["--llm-parallel", "0"], "--llm-parallel must be at least 1"),
+    (["--bootstrap", "50"], "must be at least 100"),
+    (["--bootstrap", "-5"], "must be at least 100"),
+    (["--bootstrap", "many"], "must be a whole number"),
+    (["--backend", "gpt"], "invalid choice: 'gpt'"),
+    (["--split", "dev"], "invalid choice: 'dev'"),
+    (["--agents", "vanila,victim"], "unknown agent 'vanila'; did you mean vanilla"),
+    (["--domains", "crdit"], "unknown domain 'crdit'"),
+    (["--response-model", "warm"], "response model must be default, flat, reversed or a .toml file"),
+    (["--response-model", "missing.toml"], "missing.toml not found"),
+    (["--seed", "3"], "holds a different tournament"),
+]
+
+
+@pytest.mark.parametrize("extra,expected", BAD_FLAGS)
+def test_bad_flags_on_a_finished_run_give_one_line_and_lose_nothing(extra, expected, tmp_path_factory, capsys):
+    run = tmp_path_factory.getbasetemp() / "finished-run"
+    if not (run / "matches.parquet").exists():
+        assert main(["tournament", *SMALL, "--out", str(run)]) == 0
+    before = (run / "results.jsonl").read_bytes()
+    capsys.readouterr()
+    assert _exit_code(["tournament", *SMALL, *extra, "--out", str(run)]) == 2
+    _one_clean_line(capsys, expected)
+    assert (run / "results.jsonl").read_bytes() == before
+
+
+def test_scenarios_beyond_the_split_are_noted(tmp_path, capsys):
+    args = ["tournament", "--agents", "vanilla,victim", "--domains", "credit", "--scenarios", "1000",
+            "--workers", "0", "--quiet", "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    assert "--scenarios 1000: the test split of credit has only 20 scenarios; using all 20" in capsys.readouterr().out
+
+
+def test_metrics_table_honours_the_format(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["tournament", *SMALL, "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", str(run), "--metrics", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["agent"] for r in rows} == {"vanilla", "victim"} and "agreement_rate" in rows[0]
+    assert main(["leaderboard", str(run), "--metrics", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("agent,role,matches,agreement_rate")
