@@ -102,3 +102,17 @@ def test_errored_matches_keep_their_model_counters(tmp_path):
     record = error_record(match, "BackendError: down", 2, agents)
     assert record["focal_requests"] == 7 and record["focal_malformed"] == 3 and record["focal_fallbacks"] == 1
     assert record["focal_utility"] is None and record["ended_by"] == "error"
+
+
+@pytest.mark.parametrize("errno,expected", [(30, "the filesystem is read-only"), (13, "permission denied"),
+                                            (28, "no space left on the device; free some and rerun")])
+def test_unwritable_output_directories_give_one_line(errno, expected, tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    def refuse(self, *args, **kwargs):
+        raise OSError(errno, "refused", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert main(["tournament", *SMALL, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0] and str(tmp_path / "run") in err[0]
