@@ -12,7 +12,7 @@ import pandas as pd
 
 from agents import Agent, load_plugins, make_agent
 from agents.llm import ConfigError, make_backend
-from agents.llm.ollama_backend import resolve_host
+from agents.llm.factory import server_of
 from arena.match import error_record, play
 from arena.ray_local import llm_resource, start_ray, stop_ray
 from agents.response_model import response_model_identity
@@ -79,9 +79,8 @@ def _in_process(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettin
 
 
 def _session_resources(session: Session, spec: TournamentSpec) -> dict[str, float]:
-    backends = (session.focal.resolved_backend, session.counterpart.resolved_backend)
-    hosts = {resolve_host(b.ollama_host) for b in backends if b.kind == "ollama"}
-    return {llm_resource(h): 1 for h in hosts}
+    hosts = {server_of(b) for b in (session.focal.resolved_backend, session.counterpart.resolved_backend)}
+    return {llm_resource(h): 1 for h in hosts if h}
 
 
 def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
@@ -90,7 +89,7 @@ def _on_ray(jobs: list[tuple[Session, frozenset[str]]], settings: PlaySettings,
 
     if on_phase:
         on_phase(f"starting Ray ({spec.workers} worker{'s' if spec.workers != 1 else ''})" if not spec.ray_address else f"joining Ray at {spec.ray_address}")
-    hosts = {resolve_host(a.resolved_backend.ollama_host) for a in spec.agents if a.resolved_backend.kind == "ollama"}
+    hosts = {h for h in (server_of(a.resolved_backend) for a in spec.agents) if h}
     session_handle = start_ray(spec.workers, {llm_resource(h): spec.llm_parallel for h in hosts}, spec.ray_address)
     try:
         available = ray.cluster_resources()

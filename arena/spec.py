@@ -32,6 +32,8 @@ class TournamentSpec:
     backend: str = "scripted"
     model: str | None = None
     ollama_host: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
     temperature: float = 0.7
     max_tokens: int = 256
     llm_timeout: float = 60.0
@@ -111,7 +113,8 @@ FIELD_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
     "scenarios": ("a whole number", (int,)), "repeats": ("a whole number", (int,)), "seed": ("a whole number", (int,)),
     "max_messages": ("a whole number", (int,)), "taxonomy": ("a string", (str,)),
     "converge_within": ("a whole number", (int,)), "backend": ("a string", (str,)), "model": ("a string", (str,)),
-    "ollama_host": ("a string", (str,)), "temperature": ("a number", (int, float)),
+    "ollama_host": ("a string", (str,)), "base_url": ("a string", (str,)), "api_key_env": ("a string", (str,)),
+    "temperature": ("a number", (int, float)),
     "max_tokens": ("a whole number", (int,)), "llm_timeout": ("a number", (int, float)), "cache": ("true or false", (bool,)),
     "workers": ("a whole number", (int,)), "ray_address": ("a string", (str,)), "llm_parallel": ("a whole number", (int,)),
     "match_timeout": ("a number", (int, float)), "match_retries": ("a whole number", (int,)),
@@ -201,7 +204,8 @@ def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
         backend = agent.backend
         if backend is None:
             backend = BackendSpec(kind=spec.backend, model=spec.model, ollama_host=spec.ollama_host,
-                                  cache=spec.cache, timeout=spec.llm_timeout)
+                                  base_url=spec.base_url, api_key_env=spec.api_key_env, cache=spec.cache,
+                                  timeout=spec.llm_timeout)
         elif not spec.cache:
             backend = replace(backend, cache=False)
         params = dict(agent.params)

@@ -29,7 +29,7 @@ class FakeOllama:
         self.requests: list[str] = []
         self.backend = LlamaCppBackend(DEFAULT_MODEL)
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
         self.httpd.daemon_threads = True
         self.httpd.fake = self
         self.host = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -46,17 +46,25 @@ class FakeOllama:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def complete(self, messages: list, schema: dict | None, temperature: float, seed: int, max_tokens: int):
+        """The real model's answer (one request at a time)."""
+        request = ChatRequest(tuple(messages), schema, GenerationOptions(temperature=temperature, seed=seed,
+                                                                         max_tokens=max_tokens))
+        with self.lock:
+            return self.backend.complete(request)
+
     def chat(self, body: dict) -> dict:
         options = body.get("options") or {}
         fmt = body.get("format")
-        request = ChatRequest(tuple(body["messages"]), fmt if isinstance(fmt, dict) else None,
-                              GenerationOptions(temperature=options.get("temperature", 0.7), seed=options.get("seed", 0),
-                                                max_tokens=options.get("num_predict", 128)))
-        with self.lock:
-            completion = self.backend.complete(request)
+        completion = self.complete(body["messages"], fmt if isinstance(fmt, dict) else None,
+                                   options.get("temperature", 0.7), options.get("seed", 0), options.get("num_predict", 128))
         return {"model": body["model"], "created_at": "2026-11-23T00:00:00Z",
                 "message": {"role": "assistant", "content": completion.text}, "done": True, "done_reason": "stop",
                 "prompt_eval_count": completion.prompt_tokens, "eval_count": completion.completion_tokens}
+
+    @staticmethod
+    def set_content(reply: dict, text: str) -> None:
+        reply["message"]["content"] = text
 
     def model_entry(self) -> dict:
         return {"name": self.model_name, "model": self.model_name, "modified_at": "2026-11-23T00:00:00Z",
@@ -120,10 +128,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         reply = self.fake.chat(body)
         if fault == "badcontent":
-            reply["message"]["content"] = "Sure! Here is my answer: ninety days, take it or leave it."
+            self.fake.set_content(reply, "Sure! Here is my answer: ninety days, take it or leave it.")
         elif fault == "huge":
-            reply["message"]["content"] = '{"a":' * 200_000
+            self.fake.set_content(reply, '{"a":' * 200_000)
         elif fault == "superscript":
-            reply["message"]["content"] = json.dumps({"move": "offer", "value": "\u00b2", "emotion": "joy",
-                                                      "message": "Two days."})
+            self.fake.set_content(reply, json.dumps({"move": "offer", "value": "\u00b2", "emotion": "joy",
+                                                     "message": "Two days."}))
         self._send(200, reply)
+
+
+FakeOllama.handler = Handler

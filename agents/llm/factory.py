@@ -7,7 +7,7 @@ from agents.llm.base import Backend, ConfigError
 from agents.llm.cache import CachedBackend, ResponseCache
 from agents.llm.scripted import ScriptedBackend
 
-BACKENDS = ("scripted", "llama-cpp", "ollama")
+BACKENDS = ("scripted", "llama-cpp", "ollama", "openai")
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class BackendSpec:
     kind: str = "scripted"
     model: str | None = None
     ollama_host: str | None = None
+    base_url: str | None = None  # the OpenAI-compatible server
+    api_key_env: str = "OPENAI_API_KEY"  # the name of the variable holding its key (never the key)
     cache: bool = True
     cache_path: str | None = None
     timeout: float = 60.0
@@ -36,11 +38,26 @@ def _build(spec: BackendSpec) -> Backend:
         from agents.llm.llama_cpp import LlamaCppBackend
 
         return LlamaCppBackend(spec.model)
+    if spec.kind == "openai":
+        from agents.llm.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(spec.model, spec.base_url, spec.api_key_env, timeout=spec.timeout)
     from agents.llm.ollama_backend import OllamaBackend
 
     if not spec.model:
         raise ConfigError("the ollama backend needs a model name: --model NAME")
     return OllamaBackend(spec.model, host=spec.ollama_host, timeout=spec.timeout)
+
+
+def server_of(spec: BackendSpec) -> str | None:
+    """The served-model host a backend talks to (None for in-process backends)."""
+    if spec.kind == "ollama":
+        from agents.llm.ollama_backend import resolve_host
+
+        return resolve_host(spec.ollama_host)
+    if spec.kind == "openai":
+        return (spec.base_url or "").rstrip("/") or None
+    return None
 
 
 def make_backend(spec: BackendSpec) -> Backend:
