@@ -62,6 +62,8 @@ def _tournament_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (0 runs everything in-process)")
     p.add_argument("--ray-address", metavar="ADDR", help="join an existing Ray cluster")
     p.add_argument("--llm-parallel", type=int, metavar="N", help="concurrent requests per LLM server (default 1)")
+    p.add_argument("--llm-threads", type=int, metavar="N",
+                   help="CPU threads per embedded model (default: all cores, shared out over the Ray workers)")
     p.add_argument("--no-cache", action="store_true", help="do not use the on-disk response cache")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/<timestamp>); reuse it to resume")
     p.add_argument("--response-model", metavar="MODEL",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -41,6 +42,7 @@ class TournamentSpec:
     workers: int = 2
     ray_address: str | None = None
     llm_parallel: int = 1
+    llm_threads: int | None = None  # llama-cpp threads per process (None: cores / workers)
     match_timeout: float = 600.0
     match_retries: int = 1
     response_model: str = DEFAULT_RESPONSE_MODEL
@@ -58,6 +60,7 @@ class TournamentSpec:
                   (self.max_messages >= 2, "--max-messages must be at least 2"),
                   (self.workers >= 0, "--workers must be 0 (in-process) or more"),
                   (self.llm_parallel >= 1, "--llm-parallel must be at least 1"),
+                  (self.llm_threads is None or self.llm_threads >= 1, "--llm-threads must be at least 1"),
                   (self.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}"),
                   (self.taxonomy in TAXONOMIES, f"taxonomy must be one of {', '.join(TAXONOMIES)}"),
                   (self.match_retries >= 0, "match_retries must be 0 or more"),
@@ -117,6 +120,7 @@ FIELD_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
     "temperature": ("a number", (int, float)),
     "max_tokens": ("a whole number", (int,)), "llm_timeout": ("a number", (int, float)), "cache": ("true or false", (bool,)),
     "workers": ("a whole number", (int,)), "ray_address": ("a string", (str,)), "llm_parallel": ("a whole number", (int,)),
+    "llm_threads": ("a whole number", (int,)),
     "match_timeout": ("a number", (int, float)), "match_retries": ("a whole number", (int,)),
     "response_model": ("a string", (str,)), "agents": ("a list of agent names or [[agents]] tables", (list,)),
 }
@@ -208,6 +212,8 @@ def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
                                   timeout=spec.llm_timeout)
         elif not spec.cache:
             backend = replace(backend, cache=False)
+        if backend.kind == "llama-cpp" and backend.threads is None:
+            backend = replace(backend, threads=model_threads(spec))
         params = dict(agent.params)
         if getattr(get_entry(agent.name).agent_class, "uses_response_model", False):
             params.setdefault("response_model", spec.response_model)
@@ -216,6 +222,14 @@ def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
             params.setdefault("max_tokens", spec.max_tokens)
         resolved.append(replace(agent, backend=backend, params=params))
     return replace(spec, agents=resolved)
+
+
+def model_threads(spec: TournamentSpec) -> int:
+    """Threads for an embedded model: ``--llm-threads``, else every core shared out over the workers
+    (in-process: all of them), so workers x threads matches the machine."""
+    if spec.llm_threads:
+        return spec.llm_threads
+    return max(1, (os.cpu_count() or 1) // max(1, spec.workers))
 
 
 def with_response_model(spec: TournamentSpec, choice: str) -> TournamentSpec:

@@ -127,6 +127,18 @@ def test_llama_cpp_same_seed_same_text_different_seed_differs(llama):
 
 
 @pytest.mark.llm
+def test_llama_cpp_replies_do_not_depend_on_the_thread_count(llama):
+    from agents.llm.llama_cpp import LlamaCppBackend
+
+    two = LlamaCppBackend(n_threads=2)
+    schema = action_schema(CREDIT, EKMAN_7, 80)
+    for seed in (5, 6):
+        request = ChatRequest(_offer_prompt("The debtor offers 120 days. Your move."), schema,
+                              GenerationOptions(seed=seed, temperature=0.9, max_tokens=80))
+        assert llama.complete(request).text == two.complete(request).text
+
+
+@pytest.mark.llm
 def test_cache_second_identical_run_makes_zero_model_calls(llama, tmp_path):
     backend = CachedBackend(llama, ResponseCache(tmp_path / "c.sqlite"))
     schema = action_schema(CREDIT, EKMAN_7, 60)

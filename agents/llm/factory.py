@@ -1,6 +1,7 @@
 """Build backends from a plain, picklable spec; one instance per process and spec."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from agents.llm.base import Backend, ConfigError
@@ -22,6 +23,7 @@ class BackendSpec:
     cache: bool = True
     cache_path: str | None = None
     timeout: float = 60.0
+    threads: int | None = None  # llama-cpp: CPU threads for the model (None: all cores)
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -37,7 +39,7 @@ def _build(spec: BackendSpec) -> Backend:
     if spec.kind == "llama-cpp":
         from agents.llm.llama_cpp import LlamaCppBackend
 
-        return LlamaCppBackend(spec.model)
+        return LlamaCppBackend(spec.model, n_threads=spec.threads or os.cpu_count() or 1)
     if spec.kind == "openai":
         from agents.llm.openai_backend import OpenAIBackend
 
