@@ -14,10 +14,19 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from agents.llm import ChatRequest, GenerationOptions
+from agents.llm import ChatRequest, GenerationOptions, action_schema
 from agents.llm.llama_cpp import DEFAULT_MODEL, LlamaCppBackend
+from envs import DOMAINS, EKMAN_7
 
 MODEL_NAME = "smollm2:135m"
+# The request the backend tests send through both loopback servers.
+SCHEMA = action_schema(DOMAINS["credit"], EKMAN_7, 60)
+MESSAGES = ({"role": "system", "content": "You are a creditor. Reply in JSON."},
+            {"role": "user", "content": "The debtor offers 90 days. Your move."})
+
+
+def action_request(seed: int = 1) -> ChatRequest:
+    return ChatRequest(MESSAGES, SCHEMA, GenerationOptions(seed=seed, max_tokens=128))
 
 
 class FakeOllama:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from agents import REGISTRY, Agent, AgentSpec, Guard, Observation, ScenarioView, make_agent

@@ -6,15 +6,12 @@ import time
 
 import pytest
 
-from agents.llm import BackendError, ChatRequest, ConfigError, GenerationOptions, action_schema
+from agents.llm import BackendError, ConfigError, GenerationOptions
 from agents.llm.ollama_backend import OllamaBackend, resolve_host
 from envs import DOMAINS, EKMAN_7
-from tests.ollama_server import MODEL_NAME, FakeOllama
+from tests.ollama_server import MESSAGES, MODEL_NAME, SCHEMA, FakeOllama, action_request
 
 pytestmark = pytest.mark.llm
-SCHEMA = action_schema(DOMAINS["credit"], EKMAN_7, 60)
-MESSAGES = ({"role": "system", "content": "You are a creditor. Reply in JSON."},
-            {"role": "user", "content": "The debtor offers 90 days. Your move."})
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +26,9 @@ def backend(server):
     return OllamaBackend(MODEL_NAME, host=server.host, timeout=5.0, backoff_s=0.05, max_retries=3)
 
 
-def _request(seed: int = 1) -> ChatRequest:
-    return ChatRequest(MESSAGES, SCHEMA, GenerationOptions(seed=seed, max_tokens=128))
-
-
 def test_real_text_flows_through_the_official_client(backend, server):
     backend.preflight()
-    completion = backend.complete(_request())
+    completion = backend.complete(action_request())
     assert completion.data is not None and completion.data["move"] in ("offer", "accept", "walk_away")
     assert completion.completion_tokens > 0 and completion.model == MODEL_NAME
     assert "/api/tags" in server.requests and "/api/chat" in server.requests
@@ -44,7 +37,7 @@ def test_real_text_flows_through_the_official_client(backend, server):
 @pytest.mark.parametrize("fault", ["500", "503", "badjson", "drop"])
 def test_transient_faults_are_retried(backend, server, fault):
     server.faults.extend([fault, fault])
-    completion = backend.complete(_request())
+    completion = backend.complete(action_request())
     assert completion.transport_retries == 2 and completion.data is not None
 
 
@@ -52,14 +45,14 @@ def test_slow_reply_past_the_timeout_is_retried(server):
     backend = OllamaBackend(MODEL_NAME, host=server.host, timeout=4.0, backoff_s=0.05, max_retries=2)
     server.faults.extend(["slow:6"])  # the retry is served while the slow request still sleeps
     start = time.perf_counter()
-    completion = backend.complete(_request())
+    completion = backend.complete(action_request())
     assert completion.transport_retries == 1 and time.perf_counter() - start < 20
 
 
 def test_retries_are_bounded(backend, server):
     server.faults.extend(["503"] * 10)
     with pytest.raises(BackendError, match="503"):
-        backend.complete(_request())
+        backend.complete(action_request())
     server.faults.clear()
 
 
@@ -68,7 +61,7 @@ def test_unknown_model_fails_at_once_with_a_pull_hint(server):
     with pytest.raises(ConfigError, match="ollama pull llama9:70b"):
         backend.preflight()
     with pytest.raises(ConfigError, match="ollama pull llama9:70b"):
-        backend.complete(_request())
+        backend.complete(action_request())
 
 
 def _free_port() -> int:
@@ -85,7 +78,7 @@ def test_unreachable_server_fails_at_once_naming_the_host():
         backend.preflight()
     assert time.perf_counter() - start < 5
     with pytest.raises(BackendError, match="failed after 3 tries"):
-        backend.complete(_request())
+        backend.complete(action_request())
 
 
 def test_host_resolution(monkeypatch):
@@ -107,7 +100,7 @@ def test_an_oversized_reply_is_cut_before_parsing_counted_and_cached_small(tmp_p
     backend = CachedBackend(OllamaBackend(MODEL_NAME, host=server.host, timeout=20.0), cache)
     stats = CallStats()
     start = time.perf_counter()
-    first = backend.complete(_request(seed=11))
+    first = backend.complete(action_request(seed=11))
     assert time.perf_counter() - start < 10 and first.oversized and len(first.text) == MAX_REPLY_CHARS
     assert first.data is None
     stats.record(first)

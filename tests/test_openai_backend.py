@@ -7,16 +7,14 @@ import time
 import pandas as pd
 import pytest
 
-from agents.llm import BackendError, CallStats, ChatRequest, ConfigError, GenerationOptions, action_schema
+from agents.llm import BackendError, CallStats, ConfigError, GenerationOptions
 from agents.llm.openai_backend import OpenAIBackend
 from arena.cli import main
 from envs import DOMAINS, EKMAN_7
+from tests.ollama_server import MESSAGES, SCHEMA, action_request
 from tests.openai_server import MODEL_NAME, FakeOpenAI
 
 pytestmark = pytest.mark.llm
-SCHEMA = action_schema(DOMAINS["credit"], EKMAN_7, 60)
-MESSAGES = ({"role": "system", "content": "You are a creditor. Reply in JSON."},
-            {"role": "user", "content": "The debtor offers 90 days. Your move."})
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +31,9 @@ def backend(server, monkeypatch):
                          max_retries=3)
 
 
-def _request(seed: int = 1) -> ChatRequest:
-    return ChatRequest(MESSAGES, SCHEMA, GenerationOptions(seed=seed, max_tokens=128))
-
-
 def test_structured_replies_through_the_official_client(backend, server):
     backend.preflight()
-    completion = backend.complete(_request())
+    completion = backend.complete(action_request())
     assert completion.data is not None and completion.data["move"] in ("offer", "accept", "walk_away")
     assert completion.completion_tokens > 0 and completion.model == MODEL_NAME
     assert "/v1/models" in server.requests and "/v1/chat/completions" in server.requests
@@ -49,14 +43,14 @@ def test_structured_replies_through_the_official_client(backend, server):
 @pytest.mark.parametrize("fault", ["500", "503", "429", "badjson", "drop"])
 def test_transient_faults_are_retried_and_counted(backend, server, fault):
     server.faults.extend([fault, fault])
-    completion = backend.complete(_request())
+    completion = backend.complete(action_request())
     assert completion.transport_retries == 2 and completion.data is not None
 
 
 def test_retries_are_bounded(backend, server):
     server.faults.extend(["503"] * 10)
     with pytest.raises(BackendError, match="503"):
-        backend.complete(_request())
+        backend.complete(action_request())
     server.faults.clear()
 
 
@@ -65,7 +59,7 @@ def test_slow_replies_time_out_and_are_retried(server):
     server.faults.clear()
     server.faults.extend(["slow:6"])  # the retry is served while the slow request still sleeps
     start = time.perf_counter()
-    assert quick.complete(_request()).transport_retries == 1 and time.perf_counter() - start < 20
+    assert quick.complete(action_request()).transport_retries == 1 and time.perf_counter() - start < 20
 
 
 def test_bad_replies_are_malformed_not_crashes(backend, server):
@@ -89,7 +83,7 @@ def test_preflight_names_an_unknown_model_and_an_unreachable_server(server):
     server.faults.clear()
     server.faults.extend(["401"])
     with pytest.raises(ConfigError, match=r"refused the API key \(from \$OPENAI_API_KEY\)"):
-        OpenAIBackend(MODEL_NAME, server.host, max_retries=0).complete(_request())
+        OpenAIBackend(MODEL_NAME, server.host, max_retries=0).complete(action_request())
 
 
 def test_a_tournament_on_the_openai_backend_never_saves_the_key(server, tmp_path, monkeypatch, capsys):
