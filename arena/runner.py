@@ -13,9 +13,9 @@ import pandas as pd
 from agents import Agent, load_plugins, make_agent
 from agents.llm import ConfigError, make_backend
 from agents.llm.factory import server_of
+from agents.response_model import response_model_identity
 from arena.match import error_record, play
 from arena.ray_local import llm_resource, start_ray, stop_ray
-from agents.response_model import response_model_identity
 from arena.schedule import SEED_SCHEME, Session, build_sessions
 from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import Result, RunStore
