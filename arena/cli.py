@@ -184,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"arena: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (e.g. | head): not an error of ours (before OSError, its base)
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as exc:  # a path that cannot be read or written: name it and the reason
         print(f"arena: error: {os_error_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -191,9 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.args[0] if exc.args else str(exc)
         print(f"arena: error: {message}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # the reader went away (e.g. | head): not an error of ours
-        sys.stdout = open(os.devnull, "w")
-        return 0
     except KeyboardInterrupt:
         print("arena: interrupted; finished matches are saved, rerun with the same --out to resume", file=sys.stderr)
         return 130

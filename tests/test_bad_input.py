@@ -219,3 +219,18 @@ def test_metrics_table_honours_the_format(tmp_path, capsys):
     assert {r["agent"] for r in rows} == {"vanilla", "victim"} and "agreement_rate" in rows[0]
     assert main(["leaderboard", str(run), "--metrics", "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("agent,role,matches,agreement_rate")
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    assert main(["tournament", "--agents", "vanilla,boulware,victim", "--scenarios", "20", "--workers", "0", "--quiet",
+                 "--out", str(run)]) == 0
+    reader = subprocess.Popen([sys.executable, "-m", "arena.cli", "matches", str(run), "--limit", "0", "--format",
+                               "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.read(100)  # like `| head -c 100`: read a little, then hang up
+    reader.stdout.close()
+    err = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 0 and "error" not in err and "Traceback" not in err, err
