@@ -26,6 +26,8 @@ _NOT_LONGER = rf"(?![\s-]+(?:and[\s-]+)?(?:{_NUMBER_WORDS})\b)"  # 20 must not m
 
 def normalise(text: str) -> str:
     """NFKC, every Unicode dash as "-", zero-width and soft-hyphen characters removed."""
+    if text.isascii():  # the common case (every scripted message): nothing to normalise
+        return text
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
     return "".join("-" if unicodedata.category(c) == "Pd" or c == "\u2212" else c for c in text)
 
