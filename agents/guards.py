@@ -72,8 +72,10 @@ class Guard:
 
     def _restate(self, message: str, original: int | None, safe: int) -> str:
         """The message with the clamped value in place of the original one, so text and record agree."""
-        if original is not None and re.search(rf"(?<![\d.]){original}(?!\d)", message):
-            return re.sub(rf"(?<![\d.]){original}(?!\d)", str(safe), message)
+        if original is not None:
+            restated, count = re.subn(rf"(?<![\d.]){original}(?!\d)", str(safe), message)
+            if count:
+                return restated
         if safe == self.view.reservation:  # stating it would leak it; the message names no other number
             return message
         return f"{message} My offer: {safe} {self.view.domain.unit}.".strip()

@@ -26,9 +26,6 @@ from envs import EKMAN_7
 
 BUILTIN_RESPONSE_MODELS = ("default", "flat", "reversed")
 DEFAULT_RESPONSE_MODEL = "default"
-MEANING = ("scripted counterparts concede more or less according to the emotion they sense, by this "
-           "table's assumed effects; rankings of emotion strategies against them follow the table, "
-           "not measured human behaviour, so conclusions about strategies need model-backed counterparts")
 
 
 @dataclass(frozen=True)

@@ -157,8 +157,8 @@ def list_matches(args: argparse.Namespace) -> int:
                                   f"{', '.join(sorted(set(m[column])))}")
             m = m[m[column] == value]
     errored = m["error"].notna() & (m["error"].astype(str) != "")
-    agreed = m["agreement"].astype("boolean").fillna(False).astype(bool)
-    keep = {None: errored | ~errored, "error": errored, "agreement": agreed & ~errored, "breakdown": ~agreed & ~errored}
+    deal = leaderboards.agreed(m)
+    keep = {None: errored | ~errored, "error": errored, "agreement": deal & ~errored, "breakdown": ~deal & ~errored}
     m = m[keep[args.outcome]]
     shown = m[["match_id", "ended_by", "value", "rounds", "focal_utility", "counterpart_utility"]].round(3)
     print_table(shown.head(args.limit) if args.limit else shown, args.format)

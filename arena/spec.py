@@ -13,7 +13,8 @@ import tomli_w
 from agents import REGISTRY, AgentSpec, get_entry
 from agents.llm import BACKENDS, BackendSpec, ConfigError
 from agents.response_model import BUILTIN_RESPONSE_MODELS, DEFAULT_RESPONSE_MODEL, load_response_model
-from envs import DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, DOMAINS, SPLITS, TAXONOMIES
+from envs import (DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, DOMAINS, ROLE_KINDS, SPLITS, TAXONOMIES, get_domain,
+                  load_scenarios)
 
 
 
@@ -80,8 +81,6 @@ class TournamentSpec:
 
     def _check_roles(self) -> None:
         """Every domain needs an agent for each role, or no match could be played."""
-        from envs import ROLE_KINDS, get_domain
-
         for domain in self.domains:
             for kind in ROLE_KINDS:
                 if not any(get_entry(a.name).agent_class.can_play(domain, kind) for a in self.agents):
@@ -91,8 +90,6 @@ class TournamentSpec:
 
     def notes(self) -> list[str]:
         """Things about the settings a user should hear before the run (none of them errors)."""
-        from envs import load_scenarios
-
         notes = []
         for domain in self.domains:
             available = len(load_scenarios(domain, self.split))

@@ -5,8 +5,9 @@ import fcntl
 import json
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -18,11 +19,20 @@ CORRUPT = "results.corrupt.jsonl"
 LOCK = ".lock"
 
 
+@contextmanager
+def replaced_whole(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target`` that replaces it only once the block has completed, so a
+    reader finds the old file or the new one, never half of one."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    yield temporary
+    os.replace(temporary, target)
+
+
 class RunLocked(OSError):
     """Another process is writing to the run directory."""
 
 
-def parse_log(data: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int, str]]]:
+def parse_log(data: bytes) -> tuple[dict[str, dict[str, Any]], list[tuple[int, str]]]:
     """Records by match id from complete log lines, and the (line number, reason) of corrupt ones."""
     records: dict[str, dict[str, Any]] = {}
     bad: list[tuple[int, str]] = []
@@ -59,7 +69,7 @@ class RunStore:
         if keep < len(data):
             with open(self.log_path, "r+b") as f:
                 f.truncate(keep)
-        records, bad = parse_log(data[:keep], self.log_path)
+        records, bad = parse_log(data[:keep])
         if bad:
             self._set_aside(data[:keep], bad)
         self.records = records
@@ -70,9 +80,8 @@ class RunStore:
         with open(self.out / CORRUPT, "ab") as aside:
             aside.writelines(lines[n - 1] + b"\n" for n in sorted(numbers))
         kept = b"".join(line + b"\n" for i, line in enumerate(lines[:-1], 1) if i not in numbers)
-        temporary = self.log_path.with_suffix(".tmp")
-        temporary.write_bytes(kept)
-        os.replace(temporary, self.log_path)
+        with replaced_whole(self.log_path) as temporary:
+            temporary.write_bytes(kept)
         where = ", ".join(f"line {n} ({reason})" for n, reason in bad[:3]) + (" ..." if len(bad) > 3 else "")
         warnings.warn(f"{self.log_path}: {len(bad)} corrupt line(s) moved to {self.out / CORRUPT}: {where}; "
                       "their matches will be played again", stacklevel=3)
@@ -114,10 +123,9 @@ class RunStore:
         """Write ``matches.parquet`` and ``transcripts.jsonl`` (each whole or not at all: a temporary
         file renamed into place); return the match table."""
         frame = self.table()
-        temporary = self.out / f".{MATCHES}.tmp"
-        frame.to_parquet(temporary, index=False)
-        self._write_transcripts()
-        os.replace(temporary, self.out / MATCHES)
+        with replaced_whole(self.out / MATCHES) as temporary:
+            frame.to_parquet(temporary, index=False)
+            self._write_transcripts()
         return frame
 
     def _write_transcripts(self) -> None:
@@ -126,14 +134,13 @@ class RunStore:
         with open(self.log_path, encoding="utf-8") as log:
             last = {json.loads(line)["record"]["match_id"]: i for i, line in enumerate(log) if line.strip()}
         keep = set(last.values())
-        temporary = self.out / f".{TRANSCRIPTS}.tmp"
-        with open(self.log_path, encoding="utf-8") as log, open(temporary, "w", encoding="utf-8") as out:
-            for i, line in enumerate(log):
-                if i in keep:
-                    entry = json.loads(line)
-                    out.write(json.dumps({"match_id": entry["record"]["match_id"], "transcript": entry["transcript"]},
-                                         ensure_ascii=False) + "\n")
-        os.replace(temporary, self.out / TRANSCRIPTS)
+        with replaced_whole(self.out / TRANSCRIPTS) as temporary:
+            with open(self.log_path, encoding="utf-8") as log, open(temporary, "w", encoding="utf-8") as out:
+                for i, line in enumerate(log):
+                    if i in keep:
+                        entry = json.loads(line)
+                        out.write(json.dumps({"match_id": entry["record"]["match_id"],
+                                              "transcript": entry["transcript"]}, ensure_ascii=False) + "\n")
 
     @staticmethod
     def encode(record: dict[str, Any], transcript: list[dict[str, Any]]) -> Result:
@@ -155,7 +162,7 @@ def load_matches(run: str | Path) -> pd.DataFrame:
         return frame
     if (run / RESULTS).exists():  # an unfinished run: read its log without touching it
         data = (run / RESULTS).read_bytes()
-        records, bad = parse_log(data[: data.rfind(b"\n") + 1], run / RESULTS)
+        records, bad = parse_log(data[: data.rfind(b"\n") + 1])
         if bad:
             warnings.warn(f"{run / RESULTS}: skipped {len(bad)} corrupt line(s), first at line {bad[0][0]}; "
                           f"resuming the run (arena tournament --out {run}) moves them aside", stacklevel=2)

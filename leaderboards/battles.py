@@ -15,6 +15,11 @@ def usable(matches: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return matches.loc[~errored].copy(), int(errored.sum())
 
 
+def agreed(matches: pd.DataFrame) -> pd.Series:
+    """True for matches that ended in a deal (a missing value, as in errored matches, is no deal)."""
+    return matches["agreement"].astype("boolean").fillna(False).astype(bool)
+
+
 def _score(diff: np.ndarray, margin: float) -> np.ndarray:
     """1 when the first side wins by more than the margin, 0 when it loses by more, else 0.5."""
     return np.where(diff > margin, 1.0, np.where(diff < -margin, 0.0, 0.5))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leaderboards.battles import usable
+from leaderboards.battles import agreed, usable
 
 ROLES = ("focal", "counterpart")
 METRICS = ("utility", "agreement", "savings", "emodistill_utility", "rounds")
@@ -25,15 +25,15 @@ EXACT_FLIPS_UP_TO = 12  # clusters; beyond this the sign-flip test samples flips
 
 def metric_values(matches: pd.DataFrame, kind: str, metric: str) -> pd.Series:
     """One number per match for the agent in role ``kind`` (NaN where undefined: savings on breakdowns)."""
-    agreed = matches["agreement"].astype("boolean").fillna(False).astype(bool)
+    deal = agreed(matches)
     if metric == "utility":
         return matches[f"{kind}_utility"].astype(float)
     if metric == "agreement":
-        return agreed.astype(float)
+        return deal.astype(float)
     if metric == "savings":
-        return matches[f"{kind}_savings"].astype(float).where(agreed)
+        return matches[f"{kind}_savings"].astype(float).where(deal)
     if metric == "emodistill_utility":  # agreement x savings: its mean is success rate x mean savings
-        return matches[f"{kind}_savings"].astype(float).fillna(0.0).where(agreed, 0.0)
+        return matches[f"{kind}_savings"].astype(float).fillna(0.0).where(deal, 0.0)
     if metric == "rounds":
         return matches["rounds"].astype(float)
     raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")

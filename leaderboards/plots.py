@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from leaderboards.battles import agreed  # noqa: E402
+
 
 def _save(fig: plt.Figure, out: Path, name: str) -> list[Path]:
     paths = [out / f"{name}.png", out / f"{name}.svg"]
@@ -59,11 +61,11 @@ def win_rate_heatmap(battles: pd.DataFrame, out: Path) -> list[Path]:
 def utility_distributions(matches: pd.DataFrame, out: Path) -> list[Path]:
     """Utility of the deals each agent made (breakdowns left out, their share given as the agreement rate)."""
     ok = matches[matches["error"].isna()] if "error" in matches else matches
-    agreed = ok["agreement"].astype("boolean").fillna(False).astype(bool)
+    deal = agreed(ok)
     rows = []
     for kind in ("focal", "counterpart"):
         rows.append(pd.DataFrame({"agent": ok[f"{kind}_agent"] + f" ({kind})", "utility": ok[f"{kind}_utility"],
-                                  "agreed": agreed}))
+                                  "agreed": deal}))
     data = pd.concat(rows).dropna(subset=["utility"])
     summary = data.groupby("agent").agg(rate=("agreed", "mean"))
     summary["median"] = data[data["agreed"]].groupby("agent")["utility"].median()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leaderboards.battles import VIEWS, head_to_head, same_role, usable
+from leaderboards.battles import VIEWS, agreed, head_to_head, same_role, usable
 from leaderboards.bradley_terry import fit_bradley_terry
 from leaderboards.compare import MIN_BOOTSTRAP, MIN_CLUSTERS, ROLES
 from leaderboards.elo import ORDER_NOTE, online_elo
@@ -30,7 +30,7 @@ def agreement_rates(matches: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for kind in ROLES:
         frames.append(pd.DataFrame({"agent": matches[f"{kind}_agent"], "role": kind, "domain": matches["domain"],
-                                    "agreed": matches["agreement"].astype("boolean").fillna(False).astype(float)}))
+                                    "agreed": agreed(matches).astype(float)}))
     data = pd.concat(frames, ignore_index=True)
     data = pd.concat([data, data.assign(role="both")], ignore_index=True)
     data = pd.concat([data, data.assign(domain="all")], ignore_index=True)
