@@ -64,6 +64,8 @@ def _tournament_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--llm-parallel", type=int, metavar="N", help="concurrent requests per LLM server (default 1)")
     p.add_argument("--llm-threads", type=int, metavar="N",
                    help="CPU threads per embedded model (default: all cores, shared out over the Ray workers)")
+    p.add_argument("--no-prefix-reuse", action="store_true",
+                   help="llama-cpp: evaluate every prompt from scratch (same replies, slower; for measuring)")
     p.add_argument("--no-cache", action="store_true", help="do not use the on-disk response cache")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/<timestamp>); reuse it to resume")
     p.add_argument("--response-model", metavar="MODEL",
@@ -146,6 +148,8 @@ def spec_overrides(args: argparse.Namespace) -> dict:
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if args.no_cache:
         values["cache"] = False
+    if getattr(args, "no_prefix_reuse", False):
+        values["prefix_reuse"] = False
     if args.agents is not None:
         values["agents"] = args.agents
     return values

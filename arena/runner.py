@@ -12,7 +12,7 @@ import pandas as pd
 
 from agents import Agent, load_plugins, make_agent
 from agents.llm import ConfigError, make_backend
-from agents.llm.factory import server_of
+from agents.llm.factory import outcome_identity, server_of
 from agents.response_model import response_model_identity
 from arena.match import error_record, play
 from arena.ray_local import llm_resource, start_ray, stop_ray
@@ -117,10 +117,10 @@ def fingerprint(spec: TournamentSpec) -> str:
     """What decides the set of matches and their outcomes (not how they are executed)."""
     keys = ("domains", "split", "scenarios", "repeats", "seed", "max_messages", "taxonomy", "converge_within")
     data = {k: v for k, v in asdict(spec).items() if k in keys}
-    # an agent's backend decides outcomes through its kind and model only; host, cache and timeouts
-    # change how a run executes, so a resume may change them
+    # an agent's backend decides outcomes through its kind and model (and llama-cpp's eval chunk); hosts,
+    # threads, prefix reuse, cache and timeouts change how a run executes, so a resume may change them
     data["agents"] = [{"name": a.name, "label": a.display_name, "params": a.params,
-                       "backend": [a.resolved_backend.kind, a.resolved_backend.model]} for a in spec.agents]
+                       "backend": outcome_identity(a.resolved_backend)} for a in spec.agents]
     data["response_model"] = response_model_identity(spec.response_model)
     data["seed_scheme"] = SEED_SCHEME
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]

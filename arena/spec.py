@@ -44,6 +44,7 @@ class TournamentSpec:
     ray_address: str | None = None
     llm_parallel: int = 1
     llm_threads: int | None = None  # llama-cpp threads per process (None: cores / workers)
+    prefix_reuse: bool = True  # llama-cpp: reuse each agent's evaluated prompt prefix (same replies)
     match_timeout: float = 600.0
     match_retries: int = 1
     response_model: str = DEFAULT_RESPONSE_MODEL
@@ -117,7 +118,7 @@ FIELD_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
     "temperature": ("a number", (int, float)),
     "max_tokens": ("a whole number", (int,)), "llm_timeout": ("a number", (int, float)), "cache": ("true or false", (bool,)),
     "workers": ("a whole number", (int,)), "ray_address": ("a string", (str,)), "llm_parallel": ("a whole number", (int,)),
-    "llm_threads": ("a whole number", (int,)),
+    "llm_threads": ("a whole number", (int,)), "prefix_reuse": ("true or false", (bool,)),
     "match_timeout": ("a number", (int, float)), "match_retries": ("a whole number", (int,)),
     "response_model": ("a string", (str,)), "agents": ("a list of agent names or [[agents]] tables", (list,)),
 }
@@ -211,6 +212,8 @@ def resolve_backends(spec: TournamentSpec) -> TournamentSpec:
             backend = replace(backend, cache=False)
         if backend.kind == "llama-cpp" and backend.threads is None:
             backend = replace(backend, threads=model_threads(spec))
+        if backend.kind == "llama-cpp" and not spec.prefix_reuse:
+            backend = replace(backend, prefix_reuse=False)
         params = dict(agent.params)
         if getattr(get_entry(agent.name).agent_class, "uses_response_model", False):
             params.setdefault("response_model", spec.response_model)

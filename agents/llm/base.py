@@ -111,6 +111,11 @@ class Backend(ABC):
         """Answer one request."""
 
     @property
+    def identity(self) -> str:
+        """What the response cache keys on besides the request: the model and anything that changes its replies."""
+        return self.model
+
+    @property
     def is_scripted(self) -> bool:
         return self.kind == "scripted"
 

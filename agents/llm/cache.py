@@ -116,7 +116,7 @@ class CachedBackend(Backend):
         self.inner.preflight()
 
     def complete(self, request: ChatRequest) -> Completion:
-        key = request.cache_key(self.inner.kind, self.inner.model)
+        key = request.cache_key(self.inner.kind, self.inner.identity)
         found = self.cache.get(key)
         if found is not None:
             self.hits += 1

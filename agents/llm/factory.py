@@ -24,6 +24,9 @@ class BackendSpec:
     cache_path: str | None = None
     timeout: float = 60.0
     threads: int | None = None  # llama-cpp: CPU threads for the model (None: all cores)
+    prefix_reuse: bool = True  # llama-cpp: keep each context's evaluated prompt prefix (same replies, faster)
+    contexts: int = 2  # llama-cpp: model contexts per process (one per agent of a match)
+    eval_chunk: int = 64  # llama-cpp: prompt tokens per decode, aligned to absolute positions (changes arithmetic)
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -39,7 +42,8 @@ def _build(spec: BackendSpec) -> Backend:
     if spec.kind == "llama-cpp":
         from agents.llm.llama_cpp import LlamaCppBackend
 
-        return LlamaCppBackend(spec.model, n_threads=spec.threads or os.cpu_count() or 1)
+        return LlamaCppBackend(spec.model, n_threads=spec.threads or os.cpu_count() or 1,
+                               prefix_reuse=spec.prefix_reuse, contexts=spec.contexts, eval_chunk=spec.eval_chunk)
     if spec.kind == "openai":
         from agents.llm.openai_backend import OpenAIBackend
 
@@ -49,6 +53,11 @@ def _build(spec: BackendSpec) -> Backend:
     if not spec.model:
         raise ConfigError("the ollama backend needs a model name: --model NAME")
     return OllamaBackend(spec.model, host=spec.ollama_host, timeout=spec.timeout)
+
+
+def outcome_identity(spec: BackendSpec) -> list:
+    """What of a backend decides the replies: kind and model, and for llama-cpp its eval chunk."""
+    return [spec.kind, spec.model] + ([spec.eval_chunk] if spec.kind == "llama-cpp" else [])
 
 
 def server_of(spec: BackendSpec) -> str | None:

@@ -1,4 +1,10 @@
-"""The embedded backend: a GGUF model in-process through llama-cpp-python (SmolLM2 by default)."""
+"""The embedded backend: a GGUF model in-process through llama-cpp-python (SmolLM2 by default).
+
+Prompts are evaluated in chunks aligned to absolute token positions (``eval_chunk`` tokens), so
+the cached state of a prefix holds the same numbers whether it was just computed or kept from an
+earlier call. That is what lets a context reuse an agent's evaluated prefix (system prompt and
+dialogue so far) and still give bit-identical replies to a fresh evaluation.
+"""
 from __future__ import annotations
 
 import atexit
@@ -16,8 +22,10 @@ from agents.llm.grammar import schema_to_gbnf
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL = "smollm2-135m"
+EVAL_CHUNK = 64  # prompt tokens per decode, at positions that are multiples of it
+DEFAULT_CONTEXTS = 2  # model contexts per process: one per agent of a bilateral match
 
-_MODELS: dict[tuple[str, int, int], Any] = {}  # one loaded model per process and settings
+_POOLS: dict[tuple, "ContextPool"] = {}  # one pool per process and settings
 _LOCK = threading.Lock()
 
 
@@ -41,23 +49,101 @@ def resolve_model_path(model: str | None) -> Path:
     return path
 
 
-def load_model(path: Path, n_ctx: int, n_threads: int) -> Any:
-    """The process-wide model instance for these settings, loaded on first use."""
-    key = (str(path), n_ctx, n_threads)
+@functools.lru_cache(maxsize=1)
+def _aligned_llama_class() -> type:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
+
+    class AlignedLlama(Llama):
+        """A Llama that evaluates each prompt in chunks aligned to absolute positions and reuses only
+        the whole chunks of earlier prompts (``trusted`` tokens); decoded tokens are never reused."""
+
+        trusted = 0
+        last_reused = 0  # prompt tokens the last call took from the kept prefix
+        _prompt_next = False
+
+        def start_prompt(self, reuse: bool) -> None:
+            """Make the next evaluation a prompt: keep at most the trusted prefix (none without reuse)."""
+            if not reuse:
+                self.trusted = 0
+            self.n_tokens = min(self.n_tokens, self.trusted)
+            self._requires_eval = True  # never sample from logits of an earlier call
+            self._prompt_next = True
+
+        def eval(self, tokens: Any) -> None:
+            if not self._prompt_next:
+                return super().eval(tokens)  # a decoded token: batch of one, as in a fresh run
+            self._prompt_next = False
+            start = self.n_tokens - self.n_tokens % self.n_batch  # back to a chunk boundary
+            tokens = [int(t) for t in self.input_ids[start:self.n_tokens]] + list(tokens)
+            self.n_tokens = self.last_reused = start
+            super().eval(tokens)
+            self.trusted = self.n_tokens - self.n_tokens % self.n_batch
+
+    return AlignedLlama
+
+
+class ContextPool:
+    """A few model contexts for one model in one process; a request goes to the context whose last
+    conversation shares the most leading messages with it (else the least recently used)."""
+
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, size: int, eval_chunk: int):
+        self.settings = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=eval_chunk,
+                             n_ubatch=eval_chunk, verbose=False)
+        self.size = size
+        self.slots: list[tuple[Any, list]] = []  # (context, messages it last served), most recent last
+        self.lock = threading.Lock()
+        self.evaluated = self.reused = 0  # prompt tokens computed / taken from a kept prefix
+
+    def _new(self) -> Any:
+        return _aligned_llama_class()(**self.settings)
+
+    def take(self, messages: list) -> Any:
+        """The context for these messages (moved to most-recently-used)."""
+        def shared(seen: list) -> int:
+            n = 0
+            while n < min(len(seen), len(messages)) and seen[n] == messages[n]:
+                n += 1
+            return n
+        if not self.slots:
+            self.slots.append((self._new(), []))
+        if not messages:  # no reuse wanted: the least recently used context
+            self.slots.append(self.slots.pop(0))
+            return self.slots[-1][0]
+        best = max(range(len(self.slots)), key=lambda i: (shared(self.slots[i][1]), i))
+        if shared(self.slots[best][1]) == 0 and len(self.slots) < self.size:
+            self.slots.append((self._new(), []))
+            best = len(self.slots) - 1
+        elif shared(self.slots[best][1]) == 0:
+            best = 0  # least recently used
+        context, _ = self.slots.pop(best)
+        self.slots.append((context, list(messages)))
+        return context
+
+    def close(self) -> None:
+        for context, _ in self.slots:
+            context.close()
+        self.slots.clear()
+
+
+def context_pool(path: Path, n_ctx: int, n_threads: int, size: int = DEFAULT_CONTEXTS,
+                 eval_chunk: int = EVAL_CHUNK) -> ContextPool:
+    """The process-wide pool for these settings, created on first use."""
+    key = (str(path), n_ctx, n_threads, size, eval_chunk)
     with _LOCK:
-        if key not in _MODELS:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
-            _MODELS[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-        return _MODELS[key]
+        if key not in _POOLS:
+            _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk)
+        return _POOLS[key]
 
 
 @atexit.register
 def _close_models() -> None:
-    """Let models be freed by their own destructor while modules still exist (it fails at teardown)."""
-    _MODELS.clear()
+    """Free the models while modules still exist (their destructors fail at interpreter teardown)."""
+    for pool in _POOLS.values():
+        pool.close()
+    _POOLS.clear()
     _grammar.cache_clear()
     gc.collect()
 
@@ -70,28 +156,46 @@ def _grammar(schema_json: str) -> Any:
 
 
 class LlamaCppBackend(Backend):
-    """Generations from a local GGUF model; structured replies are constrained by generated GBNF."""
+    """Generations from a local GGUF model; structured replies are constrained by generated GBNF.
+
+    ``prefix_reuse`` keeps each context's evaluated prompt prefix between calls; replies are the
+    same with it on or off (same ``eval_chunk``), only faster.
+    """
 
     kind = "llama-cpp"
 
-    def __init__(self, model: str | None = None, n_ctx: int = 2048, n_threads: int = 1):
+    def __init__(self, model: str | None = None, n_ctx: int = 2048, n_threads: int = 1,
+                 prefix_reuse: bool = True, contexts: int = DEFAULT_CONTEXTS, eval_chunk: int = EVAL_CHUNK):
         super().__init__()
+        if contexts < 1 or eval_chunk < 1:
+            raise ConfigError("llama-cpp needs at least one context and an eval chunk of at least one token")
         self.path = resolve_model_path(model)
         self.model = DEFAULT_MODEL if model in (None, "", "smollm2") else str(model)
-        self.n_ctx, self.n_threads = n_ctx, n_threads
+        self.n_ctx, self.n_threads, self.prefix_reuse = n_ctx, n_threads, prefix_reuse
+        self.contexts, self.eval_chunk = contexts, eval_chunk
+
+    @property
+    def identity(self) -> str:
+        return f"{self.model}@chunk{self.eval_chunk}"
+
+    @property
+    def pool(self) -> ContextPool:
+        return context_pool(self.path, self.n_ctx, self.n_threads, self.contexts, self.eval_chunk)
 
     def preflight(self) -> None:
-        load_model(self.path, self.n_ctx, self.n_threads)
+        with self.pool.lock:
+            self.pool.take([])
 
     def complete(self, request: ChatRequest) -> Completion:
-        llm = load_model(self.path, self.n_ctx, self.n_threads)
         kwargs: dict[str, Any] = {}
         if request.schema is not None:
             kwargs["grammar"] = _grammar(json.dumps(request.schema))  # key order matters
         opts = request.options
         start = time.perf_counter()
-        with _LOCK:
-            llm.reset()  # without it the prompt cache changes batch shapes and a seed stops reproducing
+        pool = self.pool
+        with pool.lock:
+            llm = pool.take(list(request.messages) if self.prefix_reuse else [])
+            llm.start_prompt(self.prefix_reuse)
             try:
                 reply = llm.create_chat_completion(
                     messages=list(request.messages), temperature=opts.temperature, seed=opts.seed,
@@ -101,7 +205,10 @@ class LlamaCppBackend(Backend):
         self.calls += 1
         text = reply["choices"][0]["message"]["content"] or ""
         usage = reply.get("usage", {})
+        prompt_tokens = int(usage.get("prompt_tokens", 0))
+        pool.reused += llm.last_reused
+        pool.evaluated += prompt_tokens - llm.last_reused
         return Completion(
             text=text, data=parse_json_object(text) if request.schema is not None else None,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)), completion_tokens=int(usage.get("completion_tokens", 0)),
+            prompt_tokens=prompt_tokens, completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_s=time.perf_counter() - start, model=self.model)

@@ -1,0 +1,120 @@
+"""Prefix reuse in the embedded backend: the same numbers and replies as a fresh evaluation, in a
+single call and across whole tournaments (rerun, resume, another worker count)."""
+from __future__ import annotations
+
+import ctypes
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from agents import AgentSpec
+from agents.llm import BackendSpec, ChatRequest, GenerationOptions, action_schema
+from arena.runner import run_tournament
+from arena.spec import TournamentSpec
+from envs import DOMAINS, EKMAN_7
+
+pytestmark = pytest.mark.llm
+
+
+@pytest.fixture(scope="module")
+def q8_model(tmp_path_factory):
+    """SmolLM2 requantised to Q8_0: a type whose CPU kernels give different numbers for different batch
+    shapes (the shipped Q4_1 happens not to), so it shows whether alignment is doing its job."""
+    import llama_cpp
+
+    from agents.llm.llama_cpp import default_model_path
+
+    out = tmp_path_factory.mktemp("q8") / "smollm2-q8_0.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, True
+    assert llama_cpp.llama_model_quantize(str(default_model_path()).encode(), str(out).encode(), ctypes.byref(params)) == 0
+    return out
+
+
+def _last_logits(llm, tokens: list[int], reuse: bool) -> np.ndarray:
+    """Evaluate ``tokens`` as a prompt the way ``Llama.generate`` does: keep the matching cached prefix."""
+    llm.start_prompt(reuse)
+    keep = 0
+    while keep < min(llm.n_tokens, len(tokens) - 1) and llm.input_ids[keep] == tokens[keep]:
+        keep += 1
+    llm.n_tokens = keep
+    llm.eval(tokens[keep:])
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+
+def test_a_reused_prefix_gives_the_logits_of_a_fresh_evaluation(q8_model):
+    from agents.llm.llama_cpp import ContextPool
+
+    pool = ContextPool(q8_model, n_ctx=1024, n_threads=2, size=2, eval_chunk=64)
+    kept, fresh = pool.take(["kept"]), pool.take(["fresh"])
+    text = "The creditor asks for 30 days; the debtor offers 120 days and explains why. " * 16
+    base = kept.tokenize(text.encode())
+    assert len(base) > 250
+    _last_logits(kept, base, reuse=True)
+    suffix = kept.tokenize(b" Counter-offer: 95 days, final.", add_bos=False)
+    # later prompts share the first ``cut`` tokens of the long one, then diverge; the last adds a
+    # single token (with plain reuse that token is a batch of one, which changes the numbers)
+    for cut, tokens in [(cut, base[:cut] + suffix) for cut in (201, 150, 64, 37)] + [(len(base), base + suffix[:1])]:
+        reused = _last_logits(kept, tokens, reuse=True)
+        assert kept.last_reused == cut - cut % 64  # whole chunks only
+        assert np.array_equal(reused, _last_logits(fresh, tokens, reuse=False)), cut
+        _last_logits(kept, base, reuse=True)  # back to the long prompt, so the next one reuses a prefix
+    pool.close()
+
+
+def _dialogue(reuse: bool, model: str, turns: int = 3) -> tuple[list[str], int]:
+    from agents.llm.llama_cpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(model, n_threads=2, prefix_reuse=reuse)
+    schema = action_schema(DOMAINS["credit"], EKMAN_7, 80)
+    sides = [[{"role": "system", "content": f"You are the {role} in a negotiation over repayment days. Target "
+                                            f"{target} days. Reply in JSON with move, value, emotion, message."}]
+             for role, target in (("creditor", 30), ("debtor", 120))]
+    texts = []
+    for turn in range(turns):
+        for me, (mine, theirs) in enumerate((sides, sides[::-1])):
+            request = ChatRequest(tuple(mine + [{"role": "user", "content": "Your move."}]), schema,
+                                  GenerationOptions(seed=10 * turn + me, temperature=0.9, max_tokens=60))
+            text = backend.complete(request).text
+            texts.append(text)
+            mine.append({"role": "assistant", "content": text})
+            theirs.append({"role": "user", "content": text})
+    return texts, backend.pool.reused
+
+
+def test_reuse_and_no_reuse_give_the_same_replies(q8_model):
+    with_reuse, reused = _dialogue(True, str(q8_model))
+    without, _ = _dialogue(False, str(q8_model))
+    assert with_reuse == without and reused > 0
+
+
+def _transcripts(run) -> dict[str, list]:
+    """Each match's moves, values, emotions, words and token counts (timings left out)."""
+    lines = (run / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()
+    return {entry["match_id"]: [{k: v for k, v in turn.items() if k != "latency_s"} for turn in entry["transcript"]]
+            for entry in map(json.loads, lines)}
+
+
+def test_tournaments_with_reuse_match_without_it_on_rerun_resume_and_ray(tmp_path, q8_model):
+    def spec(reuse: bool, workers: int) -> TournamentSpec:
+        backend = BackendSpec("llama-cpp", str(q8_model), cache=False)
+        return TournamentSpec(agents=[AgentSpec("vanilla", {"max_tokens": 120}, backend),
+                                      AgentSpec("vanilla-counterpart", {"max_tokens": 120}, backend)],
+                              domains=["credit"], scenarios=1, max_messages=6, workers=workers,
+                              prefix_reuse=reuse, cache=False).validate()
+
+    run_tournament(spec(False, 0), tmp_path / "fresh")
+    expected = _transcripts(tmp_path / "fresh")
+    assert len(expected) == 2 and all(len(t) >= 2 for t in expected.values())
+    run_tournament(spec(True, 0), tmp_path / "reuse")
+    assert _transcripts(tmp_path / "reuse") == expected
+    # resume: keep the first finished match only, then run again into the same directory
+    shutil.copytree(tmp_path / "reuse", tmp_path / "resumed")
+    log = tmp_path / "resumed" / "results.jsonl"
+    log.write_text(log.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    run_tournament(spec(True, 0), tmp_path / "resumed")
+    assert _transcripts(tmp_path / "resumed") == expected
+    run_tournament(spec(True, 2), tmp_path / "ray")
+    assert _transcripts(tmp_path / "ray") == expected
