@@ -55,13 +55,13 @@ def _tournament_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["scripted", "llama-cpp", "ollama", "openai"],
                    help="default backend for agents that do not set their own (default: scripted)")
     p.add_argument("--model", metavar="NAME", help="model name (ollama) or GGUF path (llama-cpp)")
-    p.add_argument("--ollama-host", metavar="URL", help="Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
-    p.add_argument("--base-url", metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (--backend openai)")
+    p.add_argument("--ollama-host", metavar="URL", help="Ollama server, or several separated by commas (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
+    p.add_argument("--base-url", metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1, or several separated by commas")
     p.add_argument("--api-key-env", metavar="NAME",
                    help="environment variable holding that server's API key (default OPENAI_API_KEY; the key is never saved)")
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (0 runs everything in-process)")
     p.add_argument("--ray-address", metavar="ADDR", help="join an existing Ray cluster")
-    p.add_argument("--llm-parallel", type=int, metavar="N", help="concurrent requests per LLM server (default 1)")
+    p.add_argument("--llm-parallel", type=int, metavar="N", help="concurrent requests per LLM server, each host counted apart (default 1)")
     p.add_argument("--llm-threads", type=int, metavar="N",
                    help="CPU threads per embedded model (default: all cores, shared out over the Ray workers)")
     p.add_argument("--no-prefix-reuse", action="store_true",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
     progress = Progress(quiet)
     try:
         matches = run_tournament(spec, out, on_result=progress.update, on_start=progress.start,
-                                 on_phase=progress.phase)
+                                 on_phase=progress.phase, on_note=lambda text: print(f"warning: {text}", file=sys.stderr))
     finally:
         progress.close()
     progress.phase(f"rating ({bootstrap} bootstrap resamples)")

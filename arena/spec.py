@@ -114,7 +114,7 @@ FIELD_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
     "scenarios": ("a whole number", (int,)), "repeats": ("a whole number", (int,)), "seed": ("a whole number", (int,)),
     "max_messages": ("a whole number", (int,)), "taxonomy": ("a string", (str,)),
     "converge_within": ("a whole number", (int,)), "backend": ("a string", (str,)), "model": ("a string", (str,)),
-    "ollama_host": ("a string", (str,)), "base_url": ("a string", (str,)), "api_key_env": ("a string", (str,)),
+    "ollama_host": ("a URL or a list of URLs", (str, list)), "base_url": ("a URL or a list of URLs", (str, list)), "api_key_env": ("a string", (str,)),
     "temperature": ("a number", (int, float)),
     "max_tokens": ("a whole number", (int,)), "llm_timeout": ("a number", (int, float)), "cache": ("true or false", (bool,)),
     "workers": ("a whole number", (int,)), "ray_address": ("a string", (str,)), "llm_parallel": ("a whole number", (int,)),
@@ -164,6 +164,8 @@ def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:
             raise ConfigError(f"agent {table.get('name')!r}: {key} must be {expected}, got {table[key]!r}")
     backend = table.get("backend")
     if isinstance(backend, dict):
+        backend = dict(backend)
+        _join_host_lists(backend, f"agent {table['name']!r}")
         try:
             backend = BackendSpec(**backend)
         except TypeError as exc:
@@ -171,6 +173,16 @@ def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:
     elif backend is not None:
         backend = BackendSpec(kind=str(backend))
     return AgentSpec(table["name"], dict(table.get("params", {})), backend, table.get("label"))
+
+
+def _join_host_lists(data: dict[str, Any], source: str) -> None:
+    """Several servers may be given as a TOML list; they are kept as one comma-separated string."""
+    for key in ("ollama_host", "base_url"):
+        value = data.get(key)
+        if isinstance(value, list):
+            if not value or not all(isinstance(h, str) and h.strip() and "," not in h for h in value):
+                raise ConfigError(f"{source}: {key} must list server URLs, got {value!r}")
+            data[key] = ",".join(h.strip() for h in value)
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
@@ -192,6 +204,7 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"config file {path}: unknown keys {', '.join(unknown)}")
     check_types(data, f"config file {path}")
+    _join_host_lists(data, f"config file {path}")
     if "agents" in data:
         data["agents"] = [_agent_from_table(a) for a in data["agents"]]
     return data

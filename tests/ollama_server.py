@@ -4,7 +4,8 @@ There is no Ollama server on this machine, so the ollama backend is tested at th
 boundary: the official client talks to this server, which answers with the real SmolLM2 model
 through llama.cpp. Faults can be queued: "slow:SECONDS", "500", "503", "badjson" (a body that is
 not JSON), "badcontent" (a reply that is not the requested JSON), "drop" (close without answer),
-"huge" (a 1 MB reply of '{"a":' repeated), "superscript" (a valid-looking action whose value is "²").
+"huge" (a 1 MB reply of '{"a":' repeated), "superscript" (a valid-looking action whose value is "²"),
+"die" (the server stops for good: no answer now, connections refused and kept-alive ones closed after).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class FakeOllama:
         self.model_name = model_name
         self.faults: collections.deque[str] = collections.deque()
         self.requests: list[str] = []
+        self.dead = False
         self.backend = LlamaCppBackend(DEFAULT_MODEL)
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
@@ -54,6 +56,16 @@ class FakeOllama:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def die(self) -> None:
+        """Stop answering at once and stop listening (from a handler thread: shutdown waits for the loop)."""
+        self.dead = True
+        threading.Thread(target=self.stop, daemon=True).start()
+
+    @property
+    def chats(self) -> int:
+        """Chat requests received (answered or not)."""
+        return sum(path.endswith(("/api/chat", "/chat/completions")) for path in self.requests)
 
     def complete(self, messages: list, schema: dict | None, temperature: float, seed: int, max_tokens: int):
         """The real model's answer (one request at a time)."""
@@ -86,6 +98,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:
         pass
+
+    def handle_one_request(self) -> None:
+        if self.fake.dead:  # a dead server answers nothing, even on a kept-alive connection
+            self.close_connection = True
+            return
+        super().handle_one_request()
 
     @property
     def fake(self) -> FakeOllama:
@@ -132,7 +150,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(int(fault), {"error": "server busy" if fault == "503" else "internal error"})
         elif fault == "badjson":
             return self._send(200, "{this is not json")
-        elif fault == "drop":
+        elif fault in ("drop", "die"):
+            if fault == "die":
+                self.fake.die()
             self.close_connection = True
             return
         reply = self.fake.chat(body)

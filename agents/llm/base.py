@@ -12,6 +12,15 @@ class BackendError(RuntimeError):
     """A model call failed after its retries (transport errors, timeouts, server errors)."""
 
 
+class HostUnavailable(BackendError):
+    """A served-model host stopped answering (connection, timeout or server errors after every retry);
+    the runner moves the host's sessions to another host of the same model, if there is one."""
+
+    def __init__(self, host: str, message: str):
+        super().__init__(message)
+        self.host = host
+
+
 class ConfigError(ValueError):
     """A usage or configuration problem the user must fix (unknown model, unreachable host, ...)."""
 

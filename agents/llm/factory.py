@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agents.llm.base import Backend, ConfigError
 from agents.llm.cache import CachedBackend, ResponseCache
@@ -60,15 +60,29 @@ def outcome_identity(spec: BackendSpec) -> list:
     return [spec.kind, spec.model] + ([spec.eval_chunk] if spec.kind == "llama-cpp" else [])
 
 
-def server_of(spec: BackendSpec) -> str | None:
-    """The served-model host a backend talks to (None for in-process backends)."""
+def servers_of(spec: BackendSpec) -> tuple[str, ...]:
+    """The served-model hosts a backend may talk to, in the order given (none for in-process backends);
+    ``ollama_host`` and ``base_url`` may list several, separated by commas."""
     if spec.kind == "ollama":
         from agents.llm.ollama_backend import resolve_host
 
-        return resolve_host(spec.ollama_host)
-    if spec.kind == "openai":
-        return (spec.base_url or "").rstrip("/") or None
-    return None
+        listed = resolve_host(spec.ollama_host)
+    elif spec.kind == "openai":
+        listed = spec.base_url or ""
+    else:
+        return ()
+    return tuple(dict.fromkeys(h.strip().rstrip("/") for h in listed.split(",") if h.strip()))
+
+
+def server_of(spec: BackendSpec) -> str | None:
+    """The one host a pinned backend talks to (the first listed; None for in-process backends)."""
+    hosts = servers_of(spec)
+    return hosts[0] if hosts else None
+
+
+def on_host(spec: BackendSpec, host: str) -> BackendSpec:
+    """The same backend pinned to one of its hosts."""
+    return replace(spec, ollama_host=host) if spec.kind == "ollama" else replace(spec, base_url=host)
 
 
 def make_backend(spec: BackendSpec) -> Backend:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import ollama
 
-from agents.llm.base import (Backend, BackendError, ChatRequest, Completion, ConfigError, cap_reply,
+from agents.llm.base import (Backend, BackendError, ChatRequest, Completion, ConfigError, HostUnavailable, cap_reply,
                              parse_json_object)
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -69,13 +69,16 @@ class OllamaBackend(Backend):
                 if exc.status_code == 404:
                     raise ConfigError(f"model {self.model!r} is not on the Ollama server at {self.host}; "
                                       f"run: ollama pull {self.model}") from None
-                if exc.status_code not in RETRYABLE_STATUS or attempt == self.max_retries:
+                if exc.status_code not in RETRYABLE_STATUS:
                     raise BackendError(f"Ollama at {self.host} answered {exc.status_code}: {exc.error}") from None
+                if attempt == self.max_retries:
+                    raise HostUnavailable(self.host, f"Ollama at {self.host} answered {exc.status_code} "
+                                                     f"{attempt + 1} times: {exc.error}") from None
             except (ConnectionError, httpx.TimeoutException, httpx.TransportError, ValueError) as exc:
                 # ValueError covers a reply body that is not valid JSON (pydantic's errors subclass it)
                 if attempt == self.max_retries:
-                    raise BackendError(f"Ollama at {self.host} failed after {attempt + 1} tries: "
-                                       f"{type(exc).__name__}: {exc}") from None
+                    raise HostUnavailable(self.host, f"Ollama at {self.host} failed after {attempt + 1} tries: "
+                                                     f"{type(exc).__name__}: {exc}") from None
             retries += 1
             time.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
         self.calls += 1

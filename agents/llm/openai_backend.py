@@ -12,7 +12,7 @@ from typing import Any
 
 import openai
 
-from agents.llm.base import (Backend, BackendError, ChatRequest, Completion, ConfigError, cap_reply,
+from agents.llm.base import (Backend, BackendError, ChatRequest, Completion, ConfigError, HostUnavailable, cap_reply,
                              parse_json_object)
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -76,12 +76,16 @@ class OpenAIBackend(Backend):
             except openai.AuthenticationError:
                 raise ConfigError(f"{self.host} refused the API key (from ${self.api_key_env})") from None
             except openai.APIStatusError as exc:
-                if exc.status_code not in RETRYABLE_STATUS or attempt == self.max_retries:
+                if exc.status_code not in RETRYABLE_STATUS:
                     raise BackendError(f"{self.host} answered {exc.status_code}: {exc.message}") from None
+                if attempt == self.max_retries:
+                    raise HostUnavailable(self.host, f"{self.host} answered {exc.status_code} {attempt + 1} times: "
+                                                     f"{exc.message}") from None
             except (openai.APIConnectionError, openai.APITimeoutError, openai.APIResponseValidationError,
                     ValueError, IndexError, AttributeError) as exc:  # no answer, or an answer that is no completion
                 if attempt == self.max_retries:
-                    raise BackendError(f"{self.host} failed after {attempt + 1} tries: {type(exc).__name__}") from None
+                    raise HostUnavailable(self.host, f"{self.host} failed after {attempt + 1} tries: "
+                                                     f"{type(exc).__name__}") from None
             retries += 1
             time.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
         self.calls += 1
