@@ -1,7 +1,7 @@
 """Tokens per second through eq-arena's backend layer versus calling llama_cpp directly, same prompts.
 
-Both paths use the same model instance, grammar, seeds and reset() before each generation; runs
-alternate between the two paths so that machine noise hits both alike. Goal: the layer keeps at
+Both paths use the same model context, grammar, seeds and a fresh evaluation of every prompt (prefix
+reuse off: it would favour the layer); runs alternate between the two paths so that machine noise hits both alike. Goal: the layer keeps at
 least 95% of the raw throughput.
 
     python benchmarks/llm_overhead.py [--prompts 8] [--rounds 2]
@@ -13,7 +13,7 @@ import json
 import time
 
 from agents.llm import BackendSpec, ChatRequest, GenerationOptions, action_schema, make_backend, parse_action
-from agents.llm.llama_cpp import _grammar, load_model
+from agents.llm.llama_cpp import _grammar
 from envs import DOMAINS, EKMAN_7
 
 SYSTEM = "You are a creditor negotiating a repayment timeline in days. Reply with one JSON object."
@@ -30,9 +30,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()
-    backend = make_backend(BackendSpec("llama-cpp", cache=False))
+    backend = make_backend(BackendSpec("llama-cpp", cache=False, prefix_reuse=False, contexts=1))
     schema = action_schema(DOMAINS["credit"], EKMAN_7, 120)
-    llm = load_model(backend.path, backend.n_ctx, backend.n_threads)
+    llm = backend.pool.take([])
     grammar = _grammar(json.dumps(schema))
     totals = {"layer": [0, 0.0], "direct": [0, 0.0]}
     for _ in range(args.rounds):
@@ -43,7 +43,7 @@ def main() -> None:
             totals["layer"][0] += completion.completion_tokens
             totals["layer"][1] += time.perf_counter() - start
             start = time.perf_counter()
-            llm.reset()
+            llm.start_prompt(reuse=False)
             reply = llm.create_chat_completion(messages=list(messages), temperature=0.7, seed=seed,
                                                max_tokens=args.max_tokens, grammar=grammar)
             totals["direct"][0] += reply["usage"]["completion_tokens"]

@@ -26,19 +26,26 @@ def load_selector(path: str) -> SelectorPolicy:
 @register("emodistill")
 class EmoDistill(EmotionStyled):
     """Focal role. Parameters: selector (a .npz path; default: the shipped one for the domain),
-    temperature_emotion (1.0, sampling as the authors evaluated; 0 = greedy), expression_model (an Ollama model serving a LoRA-tuned
-    expression policy), ollama_host."""
+    temperature_emotion (1.0, sampling as the authors evaluated; 0 = greedy), expression_adapter (a GGUF
+    LoRA from ``arena train emodistill --stage sft|jpo``, played through llama-cpp on expression_base),
+    expression_model (an Ollama model serving a LoRA-tuned expression policy), ollama_host."""
 
     name = "emodistill"
     parameters = {"selector": "a trained selector .npz (default: the shipped one for the domain)",
                   "temperature_emotion": "sampling temperature of the selector (1.0; 0 = greedy)",
+                  "expression_adapter": "a GGUF LoRA expression adapter, played through llama-cpp",
+                  "expression_base": "the GGUF base model of expression_adapter (default: smollm2-135m)",
                   "expression_model": "an Ollama model serving a LoRA-tuned expression policy",
                   "ollama_host": "the Ollama server of expression_model"}
     description = "IQL emotion selector trained offline (EmoDistill) + emotion-conditioned expression."
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
-        expression_model = self.params.get("expression_model")
-        if expression_model:
+        expression_model, adapter = self.params.get("expression_model"), self.params.get("expression_adapter")
+        if expression_model and adapter:
+            raise ConfigError("emodistill takes expression_adapter (llama-cpp) or expression_model (Ollama), not both")
+        if adapter:
+            self.backend = make_backend(BackendSpec("llama-cpp", self.params.get("expression_base"), lora_path=str(adapter)))
+        elif expression_model:
             spec = BackendSpec("ollama", expression_model, ollama_host=self.params.get("ollama_host"))
             self.backend = make_backend(spec)
         super().reset(view, role, seed)

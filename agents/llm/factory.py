@@ -27,6 +27,7 @@ class BackendSpec:
     prefix_reuse: bool = True  # llama-cpp: keep each context's evaluated prompt prefix (same replies, faster)
     contexts: int = 2  # llama-cpp: model contexts per process (one per agent of a match)
     eval_chunk: int = 64  # llama-cpp: prompt tokens per decode, aligned to absolute positions (changes arithmetic)
+    lora_path: str | None = None  # llama-cpp: a GGUF LoRA adapter applied to the model
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -43,7 +44,8 @@ def _build(spec: BackendSpec) -> Backend:
         from agents.llm.llama_cpp import LlamaCppBackend
 
         return LlamaCppBackend(spec.model, n_threads=spec.threads or os.cpu_count() or 1,
-                               prefix_reuse=spec.prefix_reuse, contexts=spec.contexts, eval_chunk=spec.eval_chunk)
+                               prefix_reuse=spec.prefix_reuse, contexts=spec.contexts, eval_chunk=spec.eval_chunk,
+                               lora_path=spec.lora_path)
     if spec.kind == "openai":
         from agents.llm.openai_backend import OpenAIBackend
 
@@ -56,8 +58,12 @@ def _build(spec: BackendSpec) -> Backend:
 
 
 def outcome_identity(spec: BackendSpec) -> list:
-    """What of a backend decides the replies: kind and model, and for llama-cpp its eval chunk."""
-    return [spec.kind, spec.model] + ([spec.eval_chunk] if spec.kind == "llama-cpp" else [])
+    """What of a backend decides the replies: kind and model, and for llama-cpp its eval chunk and adapter."""
+    if spec.kind != "llama-cpp":
+        return [spec.kind, spec.model]
+    from agents.llm.llama_cpp import adapter_digest
+
+    return [spec.kind, spec.model, spec.eval_chunk] + ([adapter_digest(spec.lora_path)] if spec.lora_path else [])
 
 
 def servers_of(spec: BackendSpec) -> tuple[str, ...]:

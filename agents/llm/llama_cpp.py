@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import hashlib
 import importlib.util
 import json
 import threading
@@ -89,9 +90,12 @@ class ContextPool:
     """A few model contexts for one model in one process; a request goes to the context whose last
     conversation shares the most leading messages with it (else the least recently used)."""
 
-    def __init__(self, path: Path, n_ctx: int, n_threads: int, size: int, eval_chunk: int):
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, size: int, eval_chunk: int,
+                 lora_path: str | None = None):
         self.settings = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=eval_chunk,
                              n_ubatch=eval_chunk, verbose=False)
+        if lora_path:
+            self.settings["lora_path"] = lora_path
         self.size = size
         self.slots: list[tuple[Any, list]] = []  # (context, messages it last served), most recent last
         self.lock = threading.Lock()
@@ -129,13 +133,22 @@ class ContextPool:
 
 
 def context_pool(path: Path, n_ctx: int, n_threads: int, size: int = DEFAULT_CONTEXTS,
-                 eval_chunk: int = EVAL_CHUNK) -> ContextPool:
+                 eval_chunk: int = EVAL_CHUNK, lora_path: str | None = None) -> ContextPool:
     """The process-wide pool for these settings, created on first use."""
-    key = (str(path), n_ctx, n_threads, size, eval_chunk)
+    key = (str(path), n_ctx, n_threads, size, eval_chunk, lora_path)
     with _LOCK:
         if key not in _POOLS:
-            _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk)
+            _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk, lora_path)
         return _POOLS[key]
+
+
+@functools.lru_cache(maxsize=32)
+def adapter_digest(path: str) -> str:
+    """A short content digest of a LoRA file: replies depend on its weights, not its name."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    except OSError as exc:
+        raise ConfigError(f"cannot read the LoRA adapter {path}: {exc.strerror}") from None
 
 
 @atexit.register
@@ -165,7 +178,8 @@ class LlamaCppBackend(Backend):
     kind = "llama-cpp"
 
     def __init__(self, model: str | None = None, n_ctx: int = 2048, n_threads: int = 1,
-                 prefix_reuse: bool = True, contexts: int = DEFAULT_CONTEXTS, eval_chunk: int = EVAL_CHUNK):
+                 prefix_reuse: bool = True, contexts: int = DEFAULT_CONTEXTS, eval_chunk: int = EVAL_CHUNK,
+                 lora_path: str | None = None):
         super().__init__()
         if contexts < 1 or eval_chunk < 1:
             raise ConfigError("llama-cpp needs at least one context and an eval chunk of at least one token")
@@ -173,14 +187,18 @@ class LlamaCppBackend(Backend):
         self.model = DEFAULT_MODEL if model in (None, "", "smollm2") else str(model)
         self.n_ctx, self.n_threads, self.prefix_reuse = n_ctx, n_threads, prefix_reuse
         self.contexts, self.eval_chunk = contexts, eval_chunk
+        self.lora_path = str(Path(lora_path).expanduser().resolve()) if lora_path else None
+        if self.lora_path and not Path(self.lora_path).is_file():
+            raise ConfigError(f"LoRA adapter {lora_path!r} is not a file (a GGUF LoRA: arena train emodistill --stage sft)")
 
     @property
     def identity(self) -> str:
-        return f"{self.model}@chunk{self.eval_chunk}"
+        lora = f"+lora:{adapter_digest(self.lora_path)}" if self.lora_path else ""
+        return f"{self.model}@chunk{self.eval_chunk}{lora}"
 
     @property
     def pool(self) -> ContextPool:
-        return context_pool(self.path, self.n_ctx, self.n_threads, self.contexts, self.eval_chunk)
+        return context_pool(self.path, self.n_ctx, self.n_threads, self.contexts, self.eval_chunk, self.lora_path)
 
     def preflight(self) -> None:
         with self.pool.lock:

@@ -1,9 +1,16 @@
-"""EmoDistill stage 3: expression-policy data (SFT and JPO JSONL) and an Ollama Modelfile for an adapter."""
+"""EmoDistill's expression data: focal turns of a sweep, their judge scores, the SFT and JPO JSONL
+files, and an Ollama Modelfile for a trained adapter.
+
+The per-turn score r_t is the judge's (``--stage judge``) when the sweep has been judged, else the
+outcome step reward (a stand-in, named in the export's output): the SFT filter keeps the top share
+by q = r_t + 0.5 R(tau) and the JPO advantage is r_t standardised within its scenario. The
+terminal bonus lives in R(tau) only.
+"""
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -13,7 +20,8 @@ from agents.emodistill import episode_rewards
 from agents.speaking import dialogue_prompt, system_prompt
 from agents.texts import emotion_style
 from arena.training.dataset import sweep_episodes
-from envs import DEFAULT_TAXONOMY, FOCAL
+from arena.training.judge import TurnJudge, TurnToJudge
+from envs import DEFAULT_TAXONOMY, FOCAL, get_domain
 
 
 def emotion_prompt(view: ScenarioView, history: list[Turn], turn: int, emotion: str) -> list[dict[str, str]]:
@@ -39,21 +47,75 @@ def focal_turns(run: Path, domain: str) -> Iterator[dict[str, Any]]:
             yield {"match_id": ep.match_id, "scenario": ep.scenario.id, "turn": i, "emotion": transcript[i]["emotion"],
                    "messages": emotion_prompt(view, history[:i], i, transcript[i]["emotion"]),
                    "utterance": transcript[i]["message"], "step_reward": rewards.step_rewards[t],
-                   "episode_return": rewards.total}
+                   "episode_return": rewards.total, "move": transcript[i]["move"], "value": transcript[i]["value"],
+                   "history": [{k: m[k] for k in ("role", "move", "value", "message")} for m in transcript[:i]],
+                   "target": view.target, "reservation": view.reservation,
+                   "response": action_text(view, transcript[i])}
+
+
+def action_text(view: ScenarioView, turn: dict[str, Any]) -> str:
+    """The reply a model gives for this turn in play: the action JSON, keys and spacing as the grammar writes them."""
+    value = turn["value"] if turn["value"] is not None else view.domain.low  # the schema wants a value on every move
+    return json.dumps({"move": turn["move"], "value": int(value), "emotion": turn["emotion"],
+                       "message": turn["message"]}, ensure_ascii=False)
+
+
+def to_judge(turn: dict[str, Any], domain: str) -> TurnToJudge:
+    return TurnToJudge(get_domain(domain), turn["target"], turn["reservation"], tuple(turn["history"]),
+                       turn["move"], turn["value"], turn["utterance"])
+
+
+def judge_turns(turns: list[dict[str, Any]], domain: str, judge: TurnJudge, path: Path,
+                on_turn: Callable[[], None] | None = None) -> dict[str, float]:
+    """Score every focal turn and write ``judged.jsonl`` (match id, turn, score, reason, judge);
+    turns already judged by the same judge are kept (the stage resumes)."""
+    done = load_judged(path, judge.name)
+    with open(path, "a", encoding="utf-8") as f:
+        for turn in turns:
+            key = f"{turn['match_id']}#{turn['turn']}"
+            if key not in done:
+                verdict = judge.judge(to_judge(turn, domain))
+                done[key] = verdict.score
+                f.write(json.dumps({"match_id": turn["match_id"], "turn": turn["turn"], "score": verdict.score,
+                                    "reason": verdict.reason, "judge": judge.name}, ensure_ascii=False) + "\n")
+                f.flush()
+            if on_turn:
+                on_turn()
+    return done
+
+
+def load_judged(path: Path, judge_name: str | None = None) -> dict[str, float]:
+    """Judge scores by ``match_id#turn`` (of one judge, if named; a later line wins)."""
+    scores: dict[str, float] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if judge_name is None or entry["judge"] == judge_name:
+                scores[f"{entry['match_id']}#{entry['turn']}"] = float(entry["score"])
+    return scores
+
+
+def with_turn_scores(turns: list[dict[str, Any]], judged: dict[str, float]) -> tuple[list[dict[str, Any]], str]:
+    """The turns with ``r`` set: the judge's score where every turn was judged, else the step reward."""
+    keys = [f"{t['match_id']}#{t['turn']}" for t in turns]
+    if judged and all(k in judged for k in keys):
+        return [t | {"r": judged[k]} for t, k in zip(turns, keys)], "judge score"
+    return [t | {"r": t["step_reward"]} for t in turns], "outcome step reward (the sweep is not judged)"
 
 
 def export_sft(turns: list[dict[str, Any]], path: Path, top_fraction: float = 0.25) -> int:
-    """Chat-format JSONL of the turns whose hybrid score q = r_t + 0.5 R(tau) is in the top fraction."""
+    """Chat-format JSONL of the turns whose hybrid score q = r_t + 0.5 R(tau) is in the top fraction
+    (``r`` from ``with_turn_scores``)."""
     if not turns:
         path.write_text("")
         return 0
-    q = np.array([t["step_reward"] + 0.5 * t["episode_return"] for t in turns])
+    q = np.array([t["r"] + 0.5 * t["episode_return"] for t in turns])
     cutoff = np.quantile(q, 1.0 - top_fraction)
     kept = 0
     with open(path, "w", encoding="utf-8") as f:
         for turn, score in zip(turns, q):
             if score >= cutoff:
-                record = {"messages": turn["messages"] + [{"role": "assistant", "content": turn["utterance"]}],
+                record = {"messages": turn["messages"] + [{"role": "assistant", "content": turn["response"]}],
                           "emotion": turn["emotion"], "q": round(float(score), 6), "match_id": turn["match_id"]}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
                 kept += 1
@@ -61,14 +123,14 @@ def export_sft(turns: list[dict[str, Any]], path: Path, top_fraction: float = 0.
 
 
 def export_jpo(turns: list[dict[str, Any]], path: Path) -> int:
-    """Prompt, response and per-turn advantage normalised within each scenario (clipped to +-10)."""
-    frame = pd.DataFrame({"scenario": [t["scenario"] for t in turns], "r": [t["step_reward"] for t in turns]})
+    """Prompt, response and per-turn advantage: r_t standardised within its scenario (clipped to +-10)."""
+    frame = pd.DataFrame({"scenario": [t["scenario"] for t in turns], "r": [t["r"] for t in turns]})
     stats = frame.groupby("scenario")["r"].agg(["mean", "std"]).fillna(0.0)
     with open(path, "w", encoding="utf-8") as f:
         for turn in turns:
             mean, std = stats.loc[turn["scenario"]]
-            advantage = float(np.clip((turn["step_reward"] - mean) / max(std, 1e-6), -10, 10))
-            f.write(json.dumps({"prompt": turn["messages"], "response": turn["utterance"], "advantage": advantage,
+            advantage = float(np.clip((turn["r"] - mean) / max(std, 1e-6), -10, 10))
+            f.write(json.dumps({"prompt": turn["messages"], "response": turn["response"], "advantage": advantage,
                                 "scenario": turn["scenario"], "emotion": turn["emotion"]}, ensure_ascii=False) + "\n")
     return len(turns)
 
