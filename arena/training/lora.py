@@ -217,8 +217,11 @@ def train_sft(sft_path: Path, out: Path, base_model: str | None, settings: LoraS
               on_step: Callable[[int, float], None] | None = None) -> Path:
     """Train the SFT adapter into ``out/sft``; returns the adapter folder."""
     require_train_extra()
+    import torch
+
     examples = read_sft(sft_path)
     base, tokenizer = load_base(base_model)
+    torch.manual_seed(settings.seed)  # the adapter's initial A matrices come from the seed too
     model = with_lora(base, settings)
     encoded = [encode_pair(tokenizer, p, r, settings.max_seq_len) for p, r in examples]
     dev = device()
