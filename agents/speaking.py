@@ -15,8 +15,15 @@ from agents.llm import (Backend, CallStats, Completion, GenerationOptions, actio
 from agents.llm.scripted import realise_message
 from envs import EKMAN_7, Action
 
-MAX_PROMPT_TURNS = 8
+PROMPT_TURNS = 8  # the dialogue window shows between this many and twice as many latest turns
 LLM_MESSAGE_CHARS = 200
+
+
+def window_start(turns: int) -> int:
+    """The first turn a prompt shows: the window advances in whole blocks of PROMPT_TURNS, so an
+    agent's consecutive prompts only grow at the end, and a model backend can keep the evaluated
+    prefix (a window sliding every turn would change the text right after the system prompt)."""
+    return max(0, (turns - PROMPT_TURNS) // PROMPT_TURNS * PROMPT_TURNS)
 
 
 def turn_seed(seed: int, turn: int, salt: str = "") -> int:
@@ -51,7 +58,7 @@ def system_prompt(view: ScenarioView, persona: str = "", emotions: tuple[str, ..
 def dialogue_prompt(view: ScenarioView, obs: Observation, guidance: str = "") -> str:
     """The dialogue so far and the state of play."""
     lines = ["Dialogue so far:" if obs.transcript else "You speak first."]
-    for turn in obs.transcript[-MAX_PROMPT_TURNS:]:
+    for turn in obs.transcript[window_start(len(obs.transcript)):]:
         speaker = "You" if turn.kind == view.kind else view.other_role_name.capitalize()
         offer = f" [offer: {turn.value}]" if turn.move == "offer" else f" [{turn.move}]"
         lines.append(f"{speaker}: {turn.message}{offer}")

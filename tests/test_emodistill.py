@@ -274,7 +274,7 @@ def test_pipeline_end_to_end_on_a_small_sweep(tmp_path, capsys):
     for values in by_scenario.values():
         assert abs(np.mean(values)) < 1e-6 and (len(values) < 2 or abs(np.std(values, ddof=1) - 1) < 1e-6)
     modelfile = (out / "Modelfile").read_text()
-    assert "FROM qwen2.5:7b-instruct" in modelfile and "ADAPTER ./adapter" in modelfile
+    assert "FROM smollm2:135m" in modelfile and "ADAPTER ./jpo/adapter" in modelfile
 
 
 def test_train_errors_exit_2(tmp_path, capsys):

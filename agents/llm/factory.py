@@ -25,7 +25,7 @@ class BackendSpec:
     timeout: float = 60.0
     threads: int | None = None  # llama-cpp: CPU threads for the model (None: all cores)
     prefix_reuse: bool = True  # llama-cpp: keep each context's evaluated prompt prefix (same replies, faster)
-    contexts: int = 2  # llama-cpp: model contexts per process (one per agent of a match)
+    contexts: int = 4  # llama-cpp: model contexts per process (each agent of a match, side questions)
     eval_chunk: int = 64  # llama-cpp: prompt tokens per decode, aligned to absolute positions (changes arithmetic)
     lora_path: str | None = None  # llama-cpp: a GGUF LoRA adapter applied to the model
 

@@ -24,7 +24,7 @@ from agents.llm.grammar import schema_to_gbnf
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL = "smollm2-135m"
 EVAL_CHUNK = 64  # prompt tokens per decode, at positions that are multiples of it
-DEFAULT_CONTEXTS = 2  # model contexts per process: one per agent of a bilateral match
+DEFAULT_CONTEXTS = 4  # model contexts per process: each agent of a match, and side questions (sensing)
 
 _POOLS: dict[tuple, "ContextPool"] = {}  # one pool per process and settings
 _LOCK = threading.Lock()

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from agents.llm import ConfigError
 from arena.training.lora import (LoraSettings, collate, device, encode_pair, finish, load_base, optimise,
-                                 require_train_extra)
+                                 require_train_extra, used_examples)
 
 
 @dataclass(frozen=True)
@@ -82,17 +82,19 @@ def load_policy(base_model: str | None, sft_adapter: Path) -> tuple[Any, Any]:
     return PeftModel.from_pretrained(base, str(sft_adapter), is_trainable=True), tokenizer
 
 
-def reference_logprobs(model: Any, encoded: list, pad_id: int, batch_size: int) -> list[Any]:
-    """Per-response token log-probs under the model as it is now (the frozen SFT reference)."""
+def reference_logprobs(model: Any, encoded: list, pad_id: int, batch_size: int, wanted: list[int]) -> dict[int, Any]:
+    """Per-response token log-probs under the model as it is now (the frozen SFT reference), for
+    the examples training will use."""
     import torch
 
-    out = []
+    out = {}
     model.eval()
     with torch.no_grad():
-        for start in range(0, len(encoded), batch_size):
-            batch = {k: v.to(device()) for k, v in collate(encoded[start:start + batch_size], pad_id).items()}
+        for start in range(0, len(wanted), batch_size):
+            chunk = wanted[start:start + batch_size]
+            batch = {k: v.to(device()) for k, v in collate([encoded[i] for i in chunk], pad_id).items()}
             logp, mask = token_logprobs(model, batch)
-            out.extend(row[m.bool()].cpu() for row, m in zip(logp, mask))
+            out.update({i: row[m.bool()].cpu() for i, row, m in zip(chunk, logp, mask)})
     return out
 
 
@@ -116,9 +118,10 @@ def train_jpo(jpo_path: Path, out: Path, base_model: str | None, settings: LoraS
     records = read_jpo(jpo_path)
     model, tokenizer = load_policy(base_model, out / "sft" / "adapter")
     encoded = [encode_pair(tokenizer, r["prompt"], r["response"], settings.max_seq_len) for r in records]
-    reference = reference_logprobs(model, encoded, tokenizer.pad_token_id, settings.batch_size)
+    reference = reference_logprobs(model, encoded, tokenizer.pad_token_id, settings.batch_size,
+                                   used_examples(len(encoded), settings))
     recorded = all("behaviour_logprobs" in r for r in records)
-    data = [torch.tensor(r["behaviour_logprobs"]) for r in records] if recorded else reference
+    data = {i: torch.tensor(r["behaviour_logprobs"]) for i, r in enumerate(records)} if recorded else reference
     advantages = torch.tensor([float(r["advantage"]) for r in records])
     dev = device()
 

@@ -136,6 +136,14 @@ def batches(n: int, settings: LoraSettings, epoch: int) -> list[list[int]]:
     return [order[i: i + settings.batch_size] for i in range(0, n, settings.batch_size)]
 
 
+def used_examples(n: int, settings: LoraSettings) -> list[int]:
+    """The examples the optimiser will see in ``total_steps`` steps (all of them after one epoch)."""
+    micro, per_epoch, seen = total_steps(n, settings) * settings.grad_accum, len(batches(n, settings, 0)), set()
+    for k in range(min(micro, per_epoch * 2)):  # every example appears within one epoch
+        seen.update(batches(n, settings, k // per_epoch)[k % per_epoch])
+    return sorted(seen)
+
+
 def total_steps(n: int, settings: LoraSettings) -> int:
     per_epoch = math.ceil(math.ceil(n / settings.batch_size) / settings.grad_accum)
     return settings.max_steps or max(1, math.ceil(per_epoch * settings.epochs))

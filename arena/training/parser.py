@@ -24,8 +24,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="judge stage: scripted = the deterministic rubric scorer, else a model judge")
     p.add_argument("--judge-model", help="the judge's model (llama-cpp path, ollama or served name)")
     p.add_argument("--top-fraction", type=float, default=0.25, help="SFT filter: keep this share by q")
-    p.add_argument("--base-model", default="qwen2.5:7b-instruct", help="FROM line of the generated Modelfile")
-    p.add_argument("--adapter-dir", default="./adapter", help="ADAPTER line of the generated Modelfile")
+    p.add_argument("--base-model", default="smollm2:135m",
+                   help="FROM line of the generated Modelfile: the Ollama model of the base the adapter is tuned on")
+    p.add_argument("--adapter-dir", default="./jpo/adapter",
+                   help="ADAPTER line of the generated Modelfile (default: the JPO stage's adapter folder)")
     p.add_argument("--out", help="output folder (default runs/emodistill/DOMAIN)")
     p.add_argument("--install", action="store_true", help="copy the trained selector into the package (ships it)")
     p.add_argument("--quiet", action="store_true")
