@@ -111,7 +111,10 @@ class RubricJudge(TurnJudge):
 
     def _word_terms(self, turn: TurnToJudge) -> list[tuple[float, str]]:
         w, text = self.w, turn.utterance.lower()
-        has = lambda words: any(re.search(rf"\b{re.escape(x)}\b", text) for x in words)  # noqa: E731
+
+        def has(words: list[str]) -> bool:
+            return any(re.search(rf"\b{re.escape(x)}\b", text) for x in words)
+
         terms = []
         if re.search(r"\d", text):
             terms.append((w["concrete_number"], "names a number"))
