@@ -219,13 +219,14 @@ class LlamaCppBackend(Backend):
                     messages=list(request.messages), temperature=opts.temperature, seed=opts.seed,
                     max_tokens=opts.max_tokens, **kwargs)
             except (RuntimeError, ValueError) as exc:
+                llm.trusted = 0  # a half-finished evaluation leaves nothing worth keeping
                 raise BackendError(f"llama-cpp generation failed: {exc}") from exc
+            usage = reply.get("usage", {})
+            prompt_tokens = int(usage.get("prompt_tokens", 0))
+            pool.reused += llm.last_reused
+            pool.evaluated += prompt_tokens - llm.last_reused
         self.calls += 1
         text = reply["choices"][0]["message"]["content"] or ""
-        usage = reply.get("usage", {})
-        prompt_tokens = int(usage.get("prompt_tokens", 0))
-        pool.reused += llm.last_reused
-        pool.evaluated += prompt_tokens - llm.last_reused
         return Completion(
             text=text, data=parse_json_object(text) if request.schema is not None else None,
             prompt_tokens=prompt_tokens, completion_tokens=int(usage.get("completion_tokens", 0)),

@@ -137,11 +137,10 @@ def batches(n: int, settings: LoraSettings, epoch: int) -> list[list[int]]:
 
 
 def used_examples(n: int, settings: LoraSettings) -> list[int]:
-    """The examples the optimiser will see in ``total_steps`` steps (all of them after one epoch)."""
-    micro, per_epoch, seen = total_steps(n, settings) * settings.grad_accum, len(batches(n, settings, 0)), set()
-    for k in range(min(micro, per_epoch * 2)):  # every example appears within one epoch
-        seen.update(batches(n, settings, k // per_epoch)[k % per_epoch])
-    return sorted(seen)
+    """The examples the optimiser will see in ``total_steps`` steps (all of them once an epoch is done)."""
+    first_epoch = batches(n, settings, 0)
+    micro = total_steps(n, settings) * settings.grad_accum
+    return sorted({i for batch in first_epoch[:micro] for i in batch})
 
 
 def total_steps(n: int, settings: LoraSettings) -> int:
