@@ -123,9 +123,8 @@ def _progress(stage: str, domain: str, quiet: bool):
 
 
 def _sft(domain: str, out: Path, args: argparse.Namespace) -> None:
-    from arena.training.lora import require_train_extra, train_sft
+    from arena.training.lora import train_sft
 
-    require_train_extra()
     began = time.perf_counter()
     adapter = train_sft(out / "sft.jsonl", out, args.lora_base, lora_settings(args, 2e-4), _progress("SFT", domain, args.quiet))
     print(f"{domain}: SFT adapter in {time.perf_counter() - began:.1f} s -> {adapter} and {out / 'sft' / 'adapter.gguf'}")
@@ -133,9 +132,7 @@ def _sft(domain: str, out: Path, args: argparse.Namespace) -> None:
 
 def _jpo(domain: str, out: Path, args: argparse.Namespace) -> None:
     from arena.training.jpo import JPOSettings, train_jpo
-    from arena.training.lora import require_train_extra
 
-    require_train_extra()
     began = time.perf_counter()
     jpo = JPOSettings(epsilon=args.epsilon, beta=args.kl_beta, kappa=args.kappa)
     adapter, against = train_jpo(out / "jpo.jsonl", out, args.lora_base, lora_settings(args, 5e-6), jpo,
