@@ -198,11 +198,14 @@ def optimise(model: Any, n: int, loss_of: StepLoss, settings: LoraSettings, fold
     scheduler = schedule(optimizer, steps, settings.warmup)
     step, log = load_checkpoint(model, optimizer, scheduler, folder / "checkpoint")
     model.train()
-    per_epoch = len(batches(n, settings, 0))
+    per_epoch = math.ceil(n / settings.batch_size)
+    current, order = -1, []  # the batches of the current epoch, shuffled once per epoch
     micro = step * settings.grad_accum  # micro-batches already consumed: a resume continues the same order
     while step < steps:
         epoch, position = divmod(micro, per_epoch)
-        loss = loss_of(model, batches(n, settings, epoch)[position])
+        if epoch != current:
+            current, order = epoch, batches(n, settings, epoch)
+        loss = loss_of(model, order[position])
         (loss / settings.grad_accum).backward()
         micro += 1
         if micro % settings.grad_accum:
