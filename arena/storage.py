@@ -173,6 +173,12 @@ def load_matches(run: str | Path) -> pd.DataFrame:
     raise FileNotFoundError(f"{run} holds no tournament results ({MATCHES} or {RESULTS})")
 
 
+def load_transcripts(run: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Every finished match's transcript by match id, from a finished run's ``transcripts.jsonl``."""
+    with open(Path(run) / TRANSCRIPTS, encoding="utf-8") as f:
+        return {entry["match_id"]: entry["transcript"] for entry in map(json.loads, f)}
+
+
 def load_transcript(run: str | Path, match_id: str) -> list[dict[str, Any]]:
     run = Path(run)
     for name in (TRANSCRIPTS, RESULTS):

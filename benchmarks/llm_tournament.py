@@ -14,7 +14,6 @@ The response cache is off throughout. Scripted counterparts follow the default r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -25,6 +24,7 @@ from agents.llm import BackendSpec
 from agents.llm.llama_cpp import _POOLS
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
+from arena.storage import load_transcripts
 
 PATHS = {
     "before": dict(threads=1, prefix_reuse=False, eval_chunk=512),
@@ -42,8 +42,7 @@ def spec(agents: list[str], scenarios: int, path: str) -> TournamentSpec:
 def outcomes(run: Path) -> dict[str, list]:
     """Every match's moves, values, emotions and words."""
     keep = ("role", "move", "value", "emotion", "message")
-    lines = (run / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()
-    return {e["match_id"]: [{k: t.get(k) for k in keep} for t in e["transcript"]] for e in map(json.loads, lines)}
+    return {match: [{k: t.get(k) for k in keep} for t in transcript] for match, transcript in load_transcripts(run).items()}
 
 
 def measure(agents: list[str], scenarios: int, path: str, out: Path) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from agents import AgentSpec, make_agent
 from arena.match import play
 from arena.schedule import MatchSpec
+from arena.storage import load_transcripts
 from envs import COUNTERPART, FOCAL, NegotiationEnv, Scenario
 
 
@@ -15,3 +16,9 @@ def play_pair(focal: AgentSpec, counterpart: AgentSpec, scenario: Scenario, seed
     env = NegotiationEnv(scenario, max_messages=max_messages)
     record, transcript = play(match, scenario, agents, env, timeout_s=600)
     return record, transcript, agents
+
+
+def outcomes(run) -> dict[str, list]:
+    """Each match's turns as recorded (moves, values, emotions, words, token counts), timings left out."""
+    return {match: [{k: v for k, v in turn.items() if k != "latency_s"} for turn in transcript]
+            for match, transcript in load_transcripts(run).items()}

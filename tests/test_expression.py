@@ -117,7 +117,7 @@ def test_sft_filter_and_jpo_advantages_use_the_judge_score_not_the_terminal_bonu
 
     turns = list(expression.focal_turns(judged_sweep / "sweep", "credit"))
     scores = expression.load_judged(judged_sweep / "judged.jsonl")
-    r = np.array([scores[f"{t['match_id']}#{t['turn']}"] for t in turns])
+    r = np.array([scores[expression.turn_key(t)] for t in turns])
     q = r + 0.5 * np.array([t["episode_return"] for t in turns])
     sft = [json.loads(line) for line in (judged_sweep / "sft.jsonl").read_text().splitlines()]
     assert sft and min(s["q"] for s in sft) >= np.quantile(q, 0.75) - 1e-5

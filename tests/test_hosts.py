@@ -11,6 +11,7 @@ from agents.llm import BackendSpec, ConfigError
 from agents.llm.factory import servers_of
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec, load_spec_file
+from tests.helpers import outcomes
 from tests.ollama_server import MODEL_NAME, FakeOllama
 from tests.openai_server import MODEL_NAME as OPENAI_MODEL
 from tests.openai_server import FakeOpenAI
@@ -21,13 +22,6 @@ pytestmark = pytest.mark.llm
 def _spec(backend: BackendSpec, workers: int, scenarios: int = 2) -> TournamentSpec:
     return TournamentSpec(agents=[AgentSpec("vanilla", {"max_tokens": 160}, backend), AgentSpec("victim")],
                           domains=["credit"], scenarios=scenarios, max_messages=4, workers=workers).validate()
-
-
-def _moves(run) -> dict[str, list]:
-    """Each match's moves, values, emotions and words (timings and token counts left out)."""
-    lines = (run / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()
-    keep = ("role", "move", "value", "emotion", "message")
-    return {e["match_id"]: [{k: turn.get(k) for k in keep} for turn in e["transcript"]] for e in map(json.loads, lines)}
 
 
 def test_host_lists_parse_from_flags_and_toml(tmp_path):
@@ -54,7 +48,7 @@ def test_sessions_spread_over_two_servers_and_move_off_one_that_dies(tmp_path):
         assert first.dead and first.chats == 3 and second.chats > 0
     assert len(table) == 4 and table["error"].isna().all()
     assert any(first.host in n and "move to" in n and second.host in n for n in notes), notes
-    assert _moves(tmp_path / "two") == _moves(tmp_path / "one")  # same matches, none lost or doubled
+    assert outcomes(tmp_path / "two") == outcomes(tmp_path / "one")  # same matches, none lost or doubled
 
 
 def test_a_host_that_fails_its_preflight_is_named_and_left_out(tmp_path):

@@ -3,7 +3,6 @@ single call and across whole tournaments (rerun, resume, another worker count)."
 from __future__ import annotations
 
 import ctypes
-import json
 import shutil
 
 import numpy as np
@@ -14,6 +13,7 @@ from agents.llm import BackendSpec, ChatRequest, GenerationOptions, action_schem
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
 from envs import DOMAINS, EKMAN_7
+from tests.helpers import outcomes
 
 pytestmark = pytest.mark.llm
 
@@ -90,13 +90,6 @@ def test_reuse_and_no_reuse_give_the_same_replies(q8_model):
     assert with_reuse == without and reused > 0
 
 
-def _transcripts(run) -> dict[str, list]:
-    """Each match's moves, values, emotions, words and token counts (timings left out)."""
-    lines = (run / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()
-    return {entry["match_id"]: [{k: v for k, v in turn.items() if k != "latency_s"} for turn in entry["transcript"]]
-            for entry in map(json.loads, lines)}
-
-
 def test_tournaments_with_reuse_match_without_it_on_rerun_resume_and_ray(tmp_path, q8_model):
     def spec(reuse: bool, workers: int) -> TournamentSpec:
         backend = BackendSpec("llama-cpp", str(q8_model), cache=False)
@@ -106,15 +99,15 @@ def test_tournaments_with_reuse_match_without_it_on_rerun_resume_and_ray(tmp_pat
                               prefix_reuse=reuse, cache=False).validate()
 
     run_tournament(spec(False, 0), tmp_path / "fresh")
-    expected = _transcripts(tmp_path / "fresh")
+    expected = outcomes(tmp_path / "fresh")
     assert len(expected) == 2 and all(len(t) >= 2 for t in expected.values())
     run_tournament(spec(True, 0), tmp_path / "reuse")
-    assert _transcripts(tmp_path / "reuse") == expected
+    assert outcomes(tmp_path / "reuse") == expected
     # resume: keep the first finished match only, then run again into the same directory
     shutil.copytree(tmp_path / "reuse", tmp_path / "resumed")
     log = tmp_path / "resumed" / "results.jsonl"
     log.write_text(log.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     run_tournament(spec(True, 0), tmp_path / "resumed")
-    assert _transcripts(tmp_path / "resumed") == expected
+    assert outcomes(tmp_path / "resumed") == expected
     run_tournament(spec(True, 2), tmp_path / "ray")
-    assert _transcripts(tmp_path / "ray") == expected
+    assert outcomes(tmp_path / "ray") == expected

@@ -93,7 +93,7 @@ def _judge(domain: str, out: Path, args: argparse.Namespace) -> None:
     stats = getattr(judge, "stats", None)
     counted = (f"; {stats.requests} model calls, {stats.malformed} malformed, {stats.fallbacks} fallbacks"
                if stats else " (a heuristic: numbers, moves and word lists)")
-    values = [scores[f"{t['match_id']}#{t['turn']}"] for t in turns]
+    values = [scores[expression.turn_key(t)] for t in turns]
     print(f"{domain}: judged {len(values)} focal turns with {judge.name}, mean score "
           f"{sum(values) / max(1, len(values)):.2f}{counted} -> {out / 'judged.jsonl'}")
 

@@ -60,6 +60,11 @@ def action_text(view: ScenarioView, turn: dict[str, Any]) -> str:
                        "message": turn["message"]}, ensure_ascii=False)
 
 
+def turn_key(turn: dict[str, Any]) -> str:
+    """How judge scores are keyed: the match and the turn's index in it."""
+    return f"{turn['match_id']}#{turn['turn']}"
+
+
 def to_judge(turn: dict[str, Any], domain: str) -> TurnToJudge:
     return TurnToJudge(get_domain(domain), turn["target"], turn["reservation"], tuple(turn["history"]),
                        turn["move"], turn["value"], turn["utterance"])
@@ -72,7 +77,7 @@ def judge_turns(turns: list[dict[str, Any]], domain: str, judge: TurnJudge, path
     done = load_judged(path, judge.name)
     with open(path, "a", encoding="utf-8") as f:
         for turn in turns:
-            key = f"{turn['match_id']}#{turn['turn']}"
+            key = turn_key(turn)
             if key not in done:
                 verdict = judge.judge(to_judge(turn, domain))
                 done[key] = verdict.score
@@ -91,13 +96,13 @@ def load_judged(path: Path, judge_name: str | None = None) -> dict[str, float]:
         for line in path.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
             if judge_name is None or entry["judge"] == judge_name:
-                scores[f"{entry['match_id']}#{entry['turn']}"] = float(entry["score"])
+                scores[turn_key(entry)] = float(entry["score"])
     return scores
 
 
 def with_turn_scores(turns: list[dict[str, Any]], judged: dict[str, float]) -> tuple[list[dict[str, Any]], str]:
     """The turns with ``r`` set: the judge's score where every turn was judged, else the step reward."""
-    keys = [f"{t['match_id']}#{t['turn']}" for t in turns]
+    keys = [turn_key(t) for t in turns]
     if judged and all(k in judged for k in keys):
         return [t | {"r": judged[k]} for t, k in zip(turns, keys)], "judge score"
     return [t | {"r": t["step_reward"]} for t in turns], "outcome step reward (the sweep is not judged)"
