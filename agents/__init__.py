@@ -3,6 +3,7 @@ from agents.base import Agent, Observation, ScenarioView, Turn
 from agents.guards import Guard, GuardStats
 from agents.registry import REGISTRY, AgentSpec, get_entry, load_plugins, make_agent, register
 from agents import builtin  # noqa: F401  (registers the built-in agents)
+from agents import human  # noqa: F401  (registers the person-at-a-browser agent)
 
 __all__ = ["Agent", "AgentSpec", "Guard", "GuardStats", "Observation", "REGISTRY", "ScenarioView", "Turn",
            "get_entry", "load_plugins", "make_agent", "register"]

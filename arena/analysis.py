@@ -37,6 +37,31 @@ def comparison_pairs(matches: pd.DataFrame, agents: list[str], baseline: str | N
     return [(agents[0], agents[1])]
 
 
+OUTCOMES = ("agreement", "breakdown", "error", "abandoned")
+
+
+def filter_matches(m: pd.DataFrame, run: str, domain: str | None = None, agent: str | None = None,
+                   counterpart: str | None = None, outcome: str | None = None) -> pd.DataFrame:
+    """The matches with this domain, focal agent, counterpart and outcome (None: any); a ConfigError
+    names a value the run does not have."""
+    for column, value in (("domain", domain), ("focal_agent", agent), ("counterpart_agent", counterpart)):
+        if value is not None:
+            if value not in set(m[column]):
+                raise ConfigError(f"no {column.replace('_', ' ')} {value!r} in {run}; there are: "
+                                  f"{', '.join(sorted(set(m[column])))}")
+            m = m[m[column] == value]
+    if outcome is None:
+        return m
+    if outcome not in OUTCOMES:
+        raise ConfigError(f"unknown outcome {outcome!r}; choose one of {', '.join(OUTCOMES)}")
+    abandoned = m["ended_by"] == "abandoned"
+    errored = m["error"].notna() & (m["error"].astype(str) != "")
+    deal = leaderboards.agreed(m)
+    keep = {"error": errored & ~abandoned, "abandoned": abandoned, "agreement": deal & ~errored,
+            "breakdown": ~deal & ~errored}
+    return m[keep[outcome]]
+
+
 def _metrics(names: list[str] | None) -> tuple[str, ...]:
     names = names or list(leaderboards.METRICS)
     unknown = [m for m in names if m not in leaderboards.METRICS]

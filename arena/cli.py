@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from arena.training.parser import add_train_parser
+from arena.web.parser import add_serve_parser
 
 # Only argparse is imported up front, so `arena --help` answers at once; the commands import what
 # they use after the arguments are parsed.
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain")
     p.add_argument("--agent", help="the focal agent")
     p.add_argument("--counterpart")
-    p.add_argument("--outcome", choices=["agreement", "breakdown", "error"])
+    p.add_argument("--outcome", choices=["agreement", "breakdown", "error", "abandoned"])
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (0: all)")
     p.add_argument("--format", choices=FORMATS, default="table")
     p = sub.add_parser("replay", help="print one match's transcript")
@@ -103,11 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--bootstrap", type=_resamples, default=1000)
     p.add_argument("--metrics", action="store_true", help="print the negotiation metrics table instead")
+    p.add_argument("--human-votes", nargs="?", const="", metavar="FILE",
+                   help="rate agents from people's blind votes (RUN/votes.jsonl, or FILE) instead of match outcomes")
     _compare_parsers(sub)
     p = sub.add_parser("plot", help="write the leaderboard plots of a run")
     p.add_argument("run")
     p.add_argument("--out", metavar="DIR")
     add_train_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -184,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             return commands.tournament(args.config, spec_overrides(args), out, args.bootstrap, args.quiet)
         if args.command == "train":
             return run_train(args)
+        if args.command == "serve":
+            from arena.web.serve import serve
+
+            return serve(args)
         return commands.dispatch(args)
     except ConfigError as exc:
         print(f"arena: error: {exc}", file=sys.stderr)

@@ -150,17 +150,8 @@ def show(run: str) -> int:
 
 def list_matches(args: argparse.Namespace) -> int:
     """Match ids with who played, how it ended and the utilities, filtered."""
-    m = load_matches(args.run)
-    for column, value in (("domain", args.domain), ("focal_agent", args.agent), ("counterpart_agent", args.counterpart)):
-        if value is not None:
-            if value not in set(m[column]):
-                raise ConfigError(f"no {column.replace('_', ' ')} {value!r} in {args.run}; there are: "
-                                  f"{', '.join(sorted(set(m[column])))}")
-            m = m[m[column] == value]
-    errored = m["error"].notna() & (m["error"].astype(str) != "")
-    deal = leaderboards.agreed(m)
-    keep = {None: errored | ~errored, "error": errored, "agreement": deal & ~errored, "breakdown": ~deal & ~errored}
-    m = m[keep[args.outcome]]
+    m = analysis.filter_matches(load_matches(args.run), args.run, args.domain, args.agent, args.counterpart,
+                                args.outcome)
     shown = m[["match_id", "ended_by", "value", "rounds", "focal_utility", "counterpart_utility"]].round(3)
     print_table(shown.head(args.limit) if args.limit else shown, args.format)
     if args.format == "table" and args.limit and len(m) > args.limit:
@@ -185,6 +176,20 @@ def replay(run: str, match_id: str) -> int:
     return 0
 
 
+def vote_leaderboard(args: argparse.Namespace) -> int:
+    """Ratings from people's blind votes (arena serve's Judge page), per criterion and role."""
+    from arena.judging import load_votes
+
+    votes = load_votes(args.human_votes or args.run)
+    if votes.empty:
+        raise ConfigError(f"no votes recorded in {args.human_votes or args.run} yet")
+    table = leaderboards.vote_leaderboard(votes, bootstrap=args.bootstrap)
+    print_table(table.round({"rating": 1, "lower": 1, "upper": 1}), args.format)
+    if args.format == "table":
+        print("\n".join(table.attrs["notes"]))
+    return 0
+
+
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "agents":
         return list_agents()
@@ -202,6 +207,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "sensitivity":
         return analysis.sensitivity(args.run, args.agents, args.baseline, args.metric, args.bootstrap, args.alpha,
                                     args.format, args.workers)
+    if args.command == "leaderboard" and args.human_votes is not None:
+        return vote_leaderboard(args)
     matches = load_matches(args.run)
     if args.command == "leaderboard":
         if args.metrics:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from agents import Agent, AgentSpec, Guard, Observation, ScenarioView, Turn
 from agents.llm import CallStats
@@ -31,17 +31,24 @@ def _counters(stats: CallStats) -> tuple[int, int, int]:
 
 
 def _move_record(kind: str, action, before: tuple[int, int, int], after: tuple[int, int, int],
-                 latency: float) -> dict[str, Any]:
+                 latency: float, guarded: list[str]) -> dict[str, Any]:
     return {"role": kind, "move": action.move, "value": action.value, "emotion": action.emotion,
             "sensed": shared_lexicon_sensor().label(action.message) if action.message else "neutral",
             "message": action.message, "prompt_tokens": after[0] - before[0],
             "completion_tokens": after[1] - before[1], "malformed": after[2] - before[2],
-            "latency_s": round(latency, 4)}
+            "latency_s": round(latency, 4), "guard": guarded}
+
+
+def _interventions(before: dict[str, int], guard: Guard) -> list[str]:
+    """Which guard counters one move raised (e.g. ["clamped_offers"]): what the harness changed."""
+    return [name for name, count in guard.stats.to_dict().items() if count > before[name]]
 
 
 def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: NegotiationEnv,
-         timeout_s: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Play one match in ``env`` (any scenario of the same domain) to the end; returns record and transcript."""
+         timeout_s: float, on_move: Callable[[dict[str, Any]], None] | None = None
+         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Play one match in ``env`` (any scenario of the same domain) to the end; returns record and
+    transcript. ``on_move`` hears each move's record as it is made (a live view, a partial transcript)."""
     start = time.perf_counter()
     env.reset(seed=match.seed, options={"scenario": scenario})
     max_messages, taxonomy = env.max_messages, env.taxonomy_name
@@ -60,11 +67,14 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
             raise MatchTimeout(f"match ran past its {timeout_s:.0f}s budget after {len(public)} messages")
         obs = _observation(env, kind, public)
         before, move_start = _counters(_stats(agents[kind])), time.perf_counter()
+        guarded = guards[kind].stats.to_dict()
         action = guards[kind].apply(agents[kind].act(obs), obs)
         env.step(action)
         public.append(Turn(kind, action.move, action.value, action.message))
         transcript.append(_move_record(kind, action, before, _counters(_stats(agents[kind])),
-                                       time.perf_counter() - move_start))
+                                       time.perf_counter() - move_start, _interventions(guarded, guards[kind])))
+        if on_move:
+            on_move(transcript[-1])
     for agent in agents.values():
         agent.on_outcome(env.outcome)
     record = outcome_record(match, env, agents, guards)
@@ -124,3 +134,9 @@ def error_record(match: MatchSpec, error: str, attempts: int,
         stats = _stats(agents[kind]) if agents else CallStats()
         record |= {f"{kind}_{k}": int(getattr(stats, k, 0) or 0) for k in COUNTERS}
     return record
+
+
+def abandoned_record(match: MatchSpec, why: str, moves: int, agents: dict[str, Agent]) -> dict[str, Any]:
+    """The row of a match a person left unfinished: no outcome (never a loss for either side, so it
+    is kept out of ratings like an error), with ``ended_by = "abandoned"`` and the moves made."""
+    return error_record(match, f"abandoned: {why}", 1, agents) | {"ended_by": "abandoned", "rounds": moves}

@@ -75,6 +75,9 @@ class TournamentSpec:
         if duplicates:
             raise ConfigError(f"agents listed twice: {', '.join(duplicates)} (give each a distinct label)")
         for agent in self.agents:
+            if getattr(get_entry(agent.name).agent_class, "interactive", False):
+                raise ConfigError(f"agent {agent.name!r} is played by a person (arena serve's Play page); "
+                                  "it cannot join a tournament")
             check_parameters(agent)
         self._check_roles()
         load_response_model(self.response_model)

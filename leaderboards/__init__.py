@@ -11,6 +11,7 @@ from leaderboards.elo import online_elo
 from leaderboards.metrics import metrics_table
 from leaderboards.ratings import METHODS, SCOPES, assumption_note, leaderboard, role_link_note
 from leaderboards.report import write_report
+from leaderboards.votes import CRITERIA, vote_battles, vote_leaderboard
 
 GROUPINGS = SCOPES
 
@@ -22,7 +23,7 @@ def __getattr__(name: str):
         return importlib.import_module("leaderboards.plots")
     raise AttributeError(f"module 'leaderboards' has no attribute {name!r}")
 
-__all__ = ["BTResult", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "agreed", "assumption_note", "baseline_pairs",
+__all__ = ["BTResult", "CRITERIA", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "agreed", "assumption_note", "baseline_pairs",
            "battles", "compare", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
            "metrics_table", "online_elo", "paired_units", "plots", "role_link_note", "same_role", "usable",
-           "write_report"]
+           "vote_battles", "vote_leaderboard", "write_report"]

@@ -1,0 +1,149 @@
+"""Pages that browse runs: the list, a run's summary and ratings, its comparisons, matches and transcripts."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
+
+import leaderboards
+from agents.llm import ConfigError
+from arena.analysis import OUTCOMES, filter_matches
+from arena.storage import load_transcript
+from arena.web.catalog import PLOTS, Catalog, RunRef
+from envs import get_domain
+
+blueprint = Blueprint("runs", __name__)
+PAGE = 100
+GUARD_WORDS = {"clamped_offers": "offer clamped to the limit", "blocked_accepts": "accept refused (past the limit)",
+               "redactions": "private limit removed from the message", "repaired_emotions": "unknown emotion set to neutral"}
+
+
+def catalog() -> Catalog:
+    return current_app.extensions["arena"]["catalog"]
+
+
+def _run(key: str) -> RunRef:
+    try:
+        return catalog().get(key)
+    except KeyError:
+        abort(404, f"no run {key!r} on this server")
+
+
+def _matches(ref: RunRef) -> pd.DataFrame:
+    try:
+        return catalog().matches(ref)
+    except FileNotFoundError as exc:
+        abort(404, str(exc))
+
+
+def summary(matches: pd.DataFrame) -> dict[str, Any]:
+    """The few numbers at the top of a run's page."""
+    abandoned = int((matches["ended_by"] == "abandoned").sum())
+    errored = int((matches["error"].notna() & (matches["error"].astype(str) != "")).sum()) - abandoned
+    ok, _ = leaderboards.usable(matches)
+    people = int(matches["person"].notna().sum()) if "person" in matches else 0
+    return {"matches": len(matches), "errored": errored, "abandoned": abandoned, "people": people,
+            "domains": ", ".join(sorted(matches["domain"].unique())),
+            "agents": ", ".join(sorted(set(matches["focal_agent"]) | set(matches["counterpart_agent"]))),
+            "agreement_rate": float(leaderboards.agreed(ok).mean()) if len(ok) else float("nan"),
+            "ended_by": ok.groupby("ended_by").size().to_dict(), "note": leaderboards.assumption_note(matches)}
+
+
+@blueprint.route("/")
+def index():
+    rows = []
+    for ref in catalog().runs():
+        try:
+            rows.append((ref, summary(catalog().matches(ref))))
+        except FileNotFoundError:
+            rows.append((ref, None))
+    return render_template("runs.html", rows=rows)
+
+
+@blueprint.route("/runs/<key>")
+def run_page(key: str):
+    ref = _run(key)
+    matches = _matches(ref)
+    by = "domain" if request.args.get("by") == "domain" else "all"
+    board = catalog().leaderboard(ref, by)
+    shown = board[[c for c in ("domain", "role", "rank", "agent", "rating", "lower", "upper", "agreement_rate",
+                               "battles") if c in board]]
+    votes = catalog().votes_board(ref) if ref.has_votes else None
+    agents = sorted(set(matches["focal_agent"]) | set(matches["counterpart_agent"]))
+    return render_template("run.html", ref=ref, info=summary(matches), board=shown, by=by,
+                           notes=board.attrs.get("notes", []), metrics=catalog().metrics(ref), plots=ref.plots(),
+                           votes=votes, agents=agents)
+
+
+@blueprint.route("/runs/<key>/plots/<name>")
+def plot(key: str, name: str):
+    ref = _run(key)
+    if name not in ref.plots():
+        abort(404, f"no plot {name!r} in this run")
+    return send_from_directory(ref.path / PLOTS, name)
+
+
+@blueprint.route("/runs/<key>/compare")
+def compare(key: str):
+    ref = _run(key)
+    matches = _matches(ref)
+    agents = sorted(set(matches["focal_agent"]) | set(matches["counterpart_agent"]))
+    baseline = request.args.get("baseline") or ("vanilla" if "vanilla" in agents else agents[0])
+    try:
+        table = catalog().comparison(ref, baseline)
+    except (ConfigError, ValueError) as exc:
+        abort(400, str(exc))
+    columns = ["agent", "baseline", "role", "domain", "opponent", "metric", "pairs", "difference", "lower", "upper",
+               "p_holm", "significant"]
+    return render_template("compare.html", ref=ref, table=table[columns] if len(table) else table, baseline=baseline,
+                           agents=agents, comparisons=table.attrs.get("comparisons", len(table)),
+                           warnings=table.attrs.get("warnings", []), note=leaderboards.assumption_note(matches))
+
+
+def _choices(matches: pd.DataFrame) -> dict[str, list[str]]:
+    return {"domain": sorted(matches["domain"].unique()), "agent": sorted(matches["focal_agent"].unique()),
+            "counterpart": sorted(matches["counterpart_agent"].unique()), "outcome": list(OUTCOMES)}
+
+
+@blueprint.route("/runs/<key>/matches")
+def matches_page(key: str):
+    ref = _run(key)
+    matches = _matches(ref)
+    chosen = {k: request.args.get(k) or None for k in ("domain", "agent", "counterpart", "outcome")}
+    try:
+        shown = filter_matches(matches, ref.name, **chosen)
+    except ConfigError as exc:
+        abort(400, str(exc))
+    page = max(0, request.args.get("page", 0, type=int))
+    rows = shown.iloc[page * PAGE:(page + 1) * PAGE].to_dict("records")
+    return render_template("matches.html", ref=ref, rows=rows, total=len(shown), page=page, pages=-(-len(shown) // PAGE),
+                           chosen=chosen, choices=_choices(matches))
+
+
+def transcript_rows(record: dict[str, Any], moves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each move with who made it (role and agent) and the guard's interventions in words."""
+    domain = get_domain(record["domain"])
+    rows = []
+    for number, move in enumerate(moves, 1):
+        kind = move["role"]
+        rows.append(move | {"number": number, "who": domain.role_name(kind), "agent": record.get(f"{kind}_agent", ""),
+                            "guard_words": [GUARD_WORDS.get(g, g) for g in move.get("guard", [])]})
+    return rows
+
+
+@blueprint.route("/runs/<key>/match")
+def transcript(key: str):
+    ref = _run(key)
+    match_id = request.args.get("id", "")
+    found = _matches(ref)
+    found = found[found["match_id"] == match_id]
+    if found.empty:
+        abort(404, f"no match {match_id!r} in {ref.name}")
+    record = found.iloc[0].to_dict()
+    try:
+        moves = load_transcript(ref.path, match_id)
+    except KeyError:
+        moves = []
+    return render_template("transcript.html", ref=ref, record=record, rows=transcript_rows(record, moves),
+                           domain=get_domain(record["domain"]))

@@ -1,0 +1,73 @@
+"""Starting the web app from the command line: what to serve, where people's matches go, the token."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents.llm import BackendSpec, ConfigError
+from arena.spec import TournamentSpec, default_agents, load_spec_file
+from arena.web.app import ServeConfig, create_app
+from arena.web.security import is_loopback, serving_token
+
+DEFAULT_PLAY_RUN = Path("runs") / "people"
+
+
+def play_spec(play_run: Path) -> TournamentSpec:
+    """The settings of people's matches: the play run's own tournament.toml, else the defaults."""
+    toml = play_run / "tournament.toml"
+    if toml.is_file():
+        return TournamentSpec(**load_spec_file(toml))
+    return TournamentSpec(agents=default_agents())
+
+
+def default_play_run(folders: list[Path]) -> Path:
+    """The first given run made by ``arena tournament`` (people join its tournament, on its seeds),
+    else a ``people`` run inside the first given folder, else runs/people."""
+    for folder in folders:
+        if (folder / "tournament.toml").is_file():
+            return folder
+    return folders[0] / "people" if folders else DEFAULT_PLAY_RUN
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[ServeConfig, str]:
+    """The server's configuration and the address to print; a ConfigError names a bad choice."""
+    folders = [Path(f) for f in (args.runs or ["runs"])]
+    missing = [str(f) for f in folders if not f.is_dir() and args.runs]
+    if missing:
+        raise ConfigError(f"no such run directory: {missing[0]}")
+    if args.abandon_after <= 0 or args.max_live < 1 or args.threads < 1:
+        raise ConfigError("--abandon-after must be positive, --max-live and --threads at least 1")
+    play_run = Path(args.play_run) if args.play_run else default_play_run(folders if args.runs else [])
+    try:
+        token = serving_token(args.host, args.token)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    backends = {}
+    if args.backend:
+        backends[args.backend] = BackendSpec(args.backend, model=args.model, ollama_host=args.ollama_host,
+                                             base_url=args.base_url, api_key_env=args.api_key_env)
+    spec = play_spec(play_run).validate()
+    config = ServeConfig(folders=[f for f in folders if f.is_dir()], play_run=play_run, spec=spec, token=token,
+                         bootstrap=args.bootstrap, abandon_after_s=args.abandon_after, max_live=args.max_live,
+                         backends=backends)
+    address = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}/"
+    return config, address + (f"?token={token}" if token and not is_loopback(args.host) else "")
+
+
+def serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    config, address = config_from_args(args)
+    app = create_app(config)
+    room = app.extensions["arena"]["room"]
+    try:
+        server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads)
+        print(f"arena serve: {len(app.extensions['arena']['catalog'].runs())} run(s); people's matches go to "
+              f"{config.play_run}\nopen {address}   (Ctrl-C stops; unfinished matches are recorded as abandoned)",
+              flush=True)
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        room.close()
+    return 0
