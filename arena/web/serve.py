@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from agents.llm import BackendSpec, ConfigError
 from arena.spec import TournamentSpec, default_agents, load_spec_file
 from arena.web.app import ServeConfig, create_app
-from arena.web.security import is_loopback, serving_token
+from arena.web.security import serving_token
 
 DEFAULT_PLAY_RUN = Path("runs") / "people"
 
@@ -29,8 +30,8 @@ def default_play_run(folders: list[Path]) -> Path:
     return folders[0] / "people" if folders else DEFAULT_PLAY_RUN
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[ServeConfig, str]:
-    """The server's configuration and the address to print; a ConfigError names a bad choice."""
+def config_from_args(args: argparse.Namespace) -> tuple[ServeConfig, str | None]:
+    """The server's configuration and its token (None on loopback without one); a ConfigError names a bad choice."""
     folders = [Path(f) for f in (args.runs or ["runs"])]
     missing = [str(f) for f in folders if not f.is_dir() and args.runs]
     if missing:
@@ -50,21 +51,30 @@ def config_from_args(args: argparse.Namespace) -> tuple[ServeConfig, str]:
     config = ServeConfig(folders=[f for f in folders if f.is_dir()], play_run=play_run, spec=spec, token=token,
                          bootstrap=args.bootstrap, abandon_after_s=args.abandon_after, max_live=args.max_live,
                          backends=backends)
-    address = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}/"
-    return config, address + (f"?token={token}" if token and not is_loopback(args.host) else "")
+    return config, token
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl-C: unfinished matches are recorded
 
 
 def serve(args: argparse.Namespace) -> int:
     import waitress
 
-    config, address = config_from_args(args)
+    config, token = config_from_args(args)
     app = create_app(config)
     room = app.extensions["arena"]["room"]
     try:
-        server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads)
+        try:
+            server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        address = f"http://{host}:{server.effective_port}/" + (f"?token={token}" if token else "")
         print(f"arena serve: {len(app.extensions['arena']['catalog'].runs())} run(s); people's matches go to "
               f"{config.play_run}\nopen {address}   (Ctrl-C stops; unfinished matches are recorded as abandoned)",
               flush=True)
+        signal.signal(signal.SIGTERM, _stop)
         server.run()
     except KeyboardInterrupt:
         pass

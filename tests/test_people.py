@@ -1,0 +1,240 @@
+"""People as agents of the arena (without a browser): moves checked, guards applied, abandonment
+recorded, matches paired with the run's, the token rule, the serve command, and vote ratings."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import leaderboards
+from agents import AgentSpec
+from arena.cli import build_parser, main
+from arena.people import PlayRequest, PlayRoom, person_action
+from arena.spec import TournamentSpec
+from arena.storage import load_matches, load_transcript
+from arena.web.security import is_loopback, serving_token
+from arena.web.serve import config_from_args
+from agents.llm import ConfigError
+from agents import ScenarioView
+from envs import DEFAULT_TAXONOMY, load_scenarios
+from tests.web_helpers import LiveServer, small_run
+
+SCENARIO = load_scenarios("credit", "test")[0]
+
+
+@pytest.fixture(scope="module")
+def made_run(tmp_path_factory):
+    return small_run(tmp_path_factory.mktemp("people") / "run")
+
+
+@pytest.fixture
+def run(made_run, tmp_path):
+    import shutil
+
+    return shutil.copytree(made_run, tmp_path / "run")
+
+
+def room_for(run, **kwargs) -> PlayRoom:
+    from arena.web.serve import play_spec
+
+    return PlayRoom(run, play_spec(run), **kwargs)
+
+
+def finished(live, timeout_s: float = 20.0):
+    deadline = time.time() + timeout_s
+    while live.record is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert live.record is not None, "the match did not finish"
+    return live.record
+
+
+def view(kind: str = "focal") -> ScenarioView:
+    return ScenarioView.of(SCENARIO, kind, 30, DEFAULT_TAXONOMY)
+
+
+@pytest.mark.parametrize("form, problem", [
+    ({"move": "bargain"}, "choose a move"),
+    ({"move": "offer", "value": "soon"}, "whole number of days"),
+    ({"move": "offer", "value": "9999"}, "between 1 and 365"),
+    ({"move": "offer", "value": "20", "emotion": "smug"}, "unknown emotion"),
+    ({"move": "offer", "value": "20", "message": "x" * 501}, "at most 500"),
+    ({"move": "accept"}, "no offer to accept"),
+])
+def test_a_persons_bad_move_is_refused_with_the_reason(form, problem):
+    with pytest.raises(ValueError, match=problem):
+        person_action(form, view(), None)
+
+
+def test_a_person_abandoning_a_match_is_recorded_as_abandoned_with_the_moves_made(run):
+    room = room_for(run, abandon_after_s=0.3)
+    try:
+        live = room.start("p1", PlayRequest("credit", "counterpart", "vanilla", "scripted", SCENARIO.id))
+        record = finished(live)
+    finally:
+        room.close()
+    assert record["ended_by"] == "abandoned" and record["error"].startswith("abandoned: no move")
+    assert record["rounds"] == 1 and record["agreement"] is None
+    stored = load_matches(run).set_index("match_id").loc[live.match.match_id]
+    assert stored["ended_by"] == "abandoned" and stored["person"] == "p1"
+    assert [m["role"] for m in load_transcript(run, live.match.match_id)] == ["focal"]
+    board = leaderboards.leaderboard(load_matches(run), by="all", bootstrap=100)
+    assert "human" not in set(board["agent"]) and board.attrs["errored_excluded"] == 1  # never a loss
+
+
+def test_stopping_the_server_records_unfinished_matches_as_abandoned(run):
+    room = room_for(run, abandon_after_s=60)
+    live = room.start("p1", PlayRequest("credit", "focal", "victim", "scripted", SCENARIO.id))
+    assert live.channel.wait_for_turn(10) == "your_turn"
+    room.close()
+    assert live.record["ended_by"] == "abandoned" and "closed" in live.record["error"]
+    assert live.match.match_id in set(load_matches(run)["match_id"])
+
+
+def test_the_guards_hold_for_a_person_and_their_match_pairs_with_the_runs(run):
+    room = room_for(run)
+    try:
+        live = room.start("p1", PlayRequest("credit", "focal", "victim", "scripted", SCENARIO.id))
+        assert live.channel.wait_for_turn(10) == "your_turn"
+        past = live.view.reservation + 30  # the creditor prefers fewer days: this is past the limit
+        live.channel.submit(person_action({"move": "offer", "value": str(past), "message": f"{past} days"},
+                                          live.view, None))
+        assert live.channel.wait_for_turn(10) == "your_turn"
+        live.channel.submit(person_action({"move": "walk_away"}, live.view, live.their_offer))
+        record = finished(live)
+    finally:
+        room.close()
+    first = live.moves[0]
+    assert first["value"] == live.view.reservation and first["guard"] == ["clamped_offers", "redactions"]
+    assert record["focal_clamped_offers"] == 1 and str(past) not in first["message"]
+    matches = load_matches(run)
+    agents_match = matches[(matches["scenario"] == SCENARIO.id) & (matches["focal_agent"] == "vanilla")
+                           & (matches["counterpart_agent"] == "victim")].iloc[0]
+    # the same coordinates and seeds as the run's own matches: the victim draws the same numbers
+    assert (record["seed"], record["counterpart_seed"]) == (agents_match["seed"], agents_match["counterpart_seed"])
+
+
+def test_people_do_not_reach_each_others_matches(run):
+    room = room_for(run)
+    try:
+        live = room.start("p1", PlayRequest("credit", "focal", "victim", "scripted", None))
+        assert room.get("p1", live.live_id) is live
+        with pytest.raises(KeyError):
+            room.get("p2", live.live_id)
+        assert room.of("p2") == [] and room.of("p1") == [live]
+        assert live.record is None and live.scenario.id in {s.id for s in room.scenarios("credit")}
+    finally:
+        room.close()
+    assert live.record["scenario_pick"].startswith("random:")  # the pick's seed is kept with the result
+
+
+def test_a_bad_choice_of_match_is_named(run):
+    room = room_for(run)
+    try:
+        for request, problem in ((PlayRequest("sleep", "focal", "victim", "scripted"), "no domain 'sleep'"),
+                                 (PlayRequest("credit", "focal", "eq-negotiator", "scripted"), "cannot play opposite"),
+                                 (PlayRequest("credit", "focal", "victim", "ollama"), "not configured"),
+                                 (PlayRequest("credit", "focal", "victim", "scripted", "credit-000"), "not one of")):
+            with pytest.raises(ConfigError, match=problem):
+                room.start("p1", request)
+    finally:
+        room.close()
+
+
+def test_the_human_agent_cannot_join_a_tournament(tmp_path, capsys):
+    code = main(["tournament", "--agents", "human,victim", "--domains", "credit", "--scenarios", "1",
+                 "--workers", "0", "--out", str(tmp_path / "t"), "--quiet"])
+    assert code == 2 and "played by a person" in capsys.readouterr().err
+    with pytest.raises(ConfigError):
+        TournamentSpec(agents=[AgentSpec("human"), AgentSpec("victim")], domains=["credit"]).validate()
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True),
+                                            ("::1", True), ("0.0.0.0", False), ("192.168.1.5", False), ("::", False)])
+def test_only_loopback_serves_without_a_token(host, loopback):
+    assert is_loopback(host) is loopback
+    token = serving_token(host, None)
+    assert (token is None) is loopback
+    args = build_parser().parse_args(["serve", "--host", host])
+    assert (config_from_args(args)[0].token is None) is loopback
+    with pytest.raises(ValueError, match="at least 16"):
+        serving_token(host, "short")
+
+
+def test_posts_need_the_sessions_form_key_and_moves_their_turn(run):
+    server = LiveServer(run)
+    try:
+        client = server.app.test_client()
+        client.get("/")
+        form = {"domain": "credit", "role": "counterpart", "opponent": "vanilla", "backend": "scripted",
+                "scenario": SCENARIO.id}
+        assert client.post("/play", data=form).status_code == 400  # no form key: refused
+        with client.session_transaction() as session:
+            key = session["csrf"]
+        started = client.post("/play", data=form | {"csrf": key})
+        assert started.status_code == 302
+        page = started.headers["Location"]
+        live = server.room.of(next(iter({m.person for m in server.room.live.values()})))[0]
+        assert live.channel.wait_for_turn(10) == "your_turn"
+        bad = client.post(page, data={"csrf": key, "move": "offer", "value": "0"})
+        assert bad.status_code == 400 and b"between 1 and 365" in bad.data
+        other = server.app.test_client()
+        assert other.get(page).status_code == 404
+    finally:
+        server.close()
+
+
+def test_arena_serve_starts_serves_and_stops_cleanly(run):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "arena.cli", "serve", str(run), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        address = lines[1].split()[1]
+        assert address.startswith("http://127.0.0.1:") and str(run) in lines[0]
+        with urllib.request.urlopen(address, timeout=30) as page:
+            assert page.status == 200 and "run" in page.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+def test_arena_serve_names_a_missing_run_directory(tmp_path, capsys):
+    assert main(["serve", str(tmp_path / "nowhere")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+
+
+def votes_table(rows) -> pd.DataFrame:
+    return pd.DataFrame([{"vote_id": str(i), "person": f"p{i % 3}", "domain": "credit", "scenario": f"s{i % 12}",
+                          "role": "focal", "opponent": "victim", "agent_a": a, "agent_b": b, "outcome": o,
+                          "persuasive": p} for i, (a, b, o, p) in enumerate(rows)])
+
+
+def test_votes_rate_the_agent_people_prefer_higher_with_intervals():
+    rng = np.random.default_rng(3)
+    rows = []
+    for _ in range(60):  # people prefer eq-negotiator's outcome 80% of the time, shown in either order
+        better = rng.random() < 0.8
+        first = rng.random() < 0.5
+        a, b = ("eq-negotiator", "vanilla") if first else ("vanilla", "eq-negotiator")
+        winner_first = better == first
+        rows.append((a, b, "a" if winner_first else "b", None))
+    table = leaderboards.vote_leaderboard(votes_table(rows), bootstrap=300)
+    outcome = table[table["criterion"] == "outcome"].set_index("agent")
+    assert outcome.loc["eq-negotiator", "lower"] > outcome.loc["vanilla", "upper"]
+    assert set(table["criterion"]) == {"outcome"}  # nobody answered the optional question
+    assert "60 blind votes from 3 people" in table.attrs["notes"][0]
+
+
+def test_the_human_votes_leaderboard_names_a_run_without_votes(run, capsys):
+    assert main(["leaderboard", str(run), "--human-votes"]) == 2
+    assert "no votes" in capsys.readouterr().err
+    (run / "votes.jsonl").write_text(json.dumps({"vote_id": "1"})[:-3] + "\n")  # a line cut short
+    assert main(["leaderboard", str(run), "--human-votes"]) == 2
