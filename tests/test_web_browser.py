@@ -116,8 +116,11 @@ def test_a_person_walks_away(run):
         start_match(b, server.url, "counterpart", "vanilla")
         assert wait_state(b) == "your_turn"
         assert their_last_offer(b, "counterpart") is not None  # the focal agent opened
+        # during play a person sees what agents see of the other side: its words, not its emotion label
+        assert "expressed" not in b.find_element(By.CSS_SELECTOR, "li.move.focal").text
         send(b, "walk_away", message="I will not accept this.", emotion="anger")
         assert wait_state(b) == "over" and b.find_element(By.ID, "ended-by").text == "walk_away"
+        assert "expressed" in b.find_element(By.CSS_SELECTOR, "li.move.focal").text
         click_through(b, b.find_element(By.ID, "to-run"))
         b.get(b.current_url + "/matches?counterpart=human&outcome=breakdown")
         rows = b.find_elements(By.CSS_SELECTOR, "#matches tr")[1:]

@@ -61,7 +61,8 @@ def _page(live: LiveMatch, error: str | None = None, form: dict | None = None, s
     record = {"domain": live.scenario.domain, f"{live.kind}_agent": "you",
               f"{COUNTERPART if live.kind == FOCAL else FOCAL}_agent": live.opponent.display_name}
     return render_template("play_match.html", live=live, view=live.view, rows=transcript_rows(record, list(live.moves)),
-                           state=live.state, error=error, form=form or {}, run_key=_run_key()), status
+                           state=live.state, error=error, form=form or {}, run_key=_run_key(),
+                           other_kind=COUNTERPART if live.kind == FOCAL else FOCAL), status
 
 
 def _run_key() -> str | None:
