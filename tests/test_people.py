@@ -238,3 +238,25 @@ def test_the_human_votes_leaderboard_names_a_run_without_votes(run, capsys):
     assert "no votes" in capsys.readouterr().err
     (run / "votes.jsonl").write_text(json.dumps({"vote_id": "1"})[:-3] + "\n")  # a line cut short
     assert main(["leaderboard", str(run), "--human-votes"]) == 2
+
+
+@pytest.mark.llm
+def test_a_person_plays_an_agent_on_the_embedded_model(run):
+    from agents.llm import BackendSpec
+    from arena.web.serve import play_spec
+
+    room = PlayRoom(run, play_spec(run), {"llama-cpp": BackendSpec("llama-cpp")})
+    try:
+        live = room.start("p1", PlayRequest("credit", "focal", "victim", "llama-cpp", SCENARIO.id))
+        assert live.opponent.display_name == "victim@llama-cpp"
+        assert live.channel.wait_for_turn(10) == "your_turn"
+        live.channel.submit(person_action({"move": "offer", "value": "20", "message": "20 days."}, live.view, None))
+        assert live.channel.wait_for_turn(300) == "your_turn"
+        live.channel.submit(person_action({"move": "walk_away"}, live.view, live.their_offer))
+        record = finished(live)
+    finally:
+        room.close()
+    reply = live.moves[1]
+    assert reply["role"] == "counterpart" and reply["completion_tokens"] > 0  # SmolLM2 answered the person
+    assert record["counterpart_backend"] == "llama-cpp" and record["focal_backend"] == "person"
+    assert record["ended_by"] == "walk_away"
