@@ -23,3 +23,19 @@ def llama():
     backend = LlamaCppBackend()
     backend.preflight()
     return backend
+
+
+@pytest.fixture(scope="session")
+def served_run_template(tmp_path_factory):
+    """A small scripted tournament run (made once) for the web app's tests."""
+    from tests.web_helpers import small_run
+
+    return small_run(tmp_path_factory.mktemp("served") / "run")
+
+
+@pytest.fixture
+def run(served_run_template, tmp_path):
+    """A fresh copy of that run for each test (people's matches and votes are written into it)."""
+    import shutil
+
+    return shutil.copytree(served_run_template, tmp_path / "run")

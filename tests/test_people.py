@@ -25,21 +25,9 @@ from arena.web.serve import config_from_args
 from agents.llm import ConfigError
 from agents import ScenarioView
 from envs import DEFAULT_TAXONOMY, load_scenarios
-from tests.web_helpers import LiveServer, small_run
+from tests.web_helpers import LiveServer
 
 SCENARIO = load_scenarios("credit", "test")[0]
-
-
-@pytest.fixture(scope="module")
-def made_run(tmp_path_factory):
-    return small_run(tmp_path_factory.mktemp("people") / "run")
-
-
-@pytest.fixture
-def run(made_run, tmp_path):
-    import shutil
-
-    return shutil.copytree(made_run, tmp_path / "run")
 
 
 def room_for(run, **kwargs) -> PlayRoom:
@@ -54,6 +42,20 @@ def finished(live, timeout_s: float = 20.0):
         time.sleep(0.02)
     assert live.record is not None, "the match did not finish"
     return live.record
+
+
+def offer_then_walk_away(room: PlayRoom, request: PlayRequest, value: int, reply_wait_s: float = 10.0):
+    """A person's match: one offer, the agent's answer, then walking away; returns (live, record)."""
+    try:
+        live = room.start("p1", request)
+        assert live.channel.wait_for_turn(10) == "your_turn"
+        live.channel.submit(person_action({"move": "offer", "value": str(value), "message": f"{value} days"},
+                                          live.view, None))
+        assert live.channel.wait_for_turn(reply_wait_s) == "your_turn"
+        live.channel.submit(person_action({"move": "walk_away"}, live.view, live.their_offer))
+        return live, finished(live)
+    finally:
+        room.close()
 
 
 def view(kind: str = "focal") -> ScenarioView:
@@ -99,18 +101,9 @@ def test_stopping_the_server_records_unfinished_matches_as_abandoned(run):
 
 
 def test_the_guards_hold_for_a_person_and_their_match_pairs_with_the_runs(run):
-    room = room_for(run)
-    try:
-        live = room.start("p1", PlayRequest("credit", "focal", "victim", "scripted", SCENARIO.id))
-        assert live.channel.wait_for_turn(10) == "your_turn"
-        past = live.view.reservation + 30  # the creditor prefers fewer days: this is past the limit
-        live.channel.submit(person_action({"move": "offer", "value": str(past), "message": f"{past} days"},
-                                          live.view, None))
-        assert live.channel.wait_for_turn(10) == "your_turn"
-        live.channel.submit(person_action({"move": "walk_away"}, live.view, live.their_offer))
-        record = finished(live)
-    finally:
-        room.close()
+    past = SCENARIO.reservation["focal"] + 30  # the creditor prefers fewer days: this is past the limit
+    live, record = offer_then_walk_away(room_for(run), PlayRequest("credit", "focal", "victim", "scripted",
+                                                                   SCENARIO.id), past)
     first = live.moves[0]
     assert first["value"] == live.view.reservation and first["guard"] == ["clamped_offers", "redactions"]
     assert record["focal_clamped_offers"] == 1 and str(past) not in first["message"]
@@ -246,16 +239,9 @@ def test_a_person_plays_an_agent_on_the_embedded_model(run):
     from arena.web.serve import play_spec
 
     room = PlayRoom(run, play_spec(run), {"llama-cpp": BackendSpec("llama-cpp")})
-    try:
-        live = room.start("p1", PlayRequest("credit", "focal", "victim", "llama-cpp", SCENARIO.id))
-        assert live.opponent.display_name == "victim@llama-cpp"
-        assert live.channel.wait_for_turn(10) == "your_turn"
-        live.channel.submit(person_action({"move": "offer", "value": "20", "message": "20 days."}, live.view, None))
-        assert live.channel.wait_for_turn(300) == "your_turn"
-        live.channel.submit(person_action({"move": "walk_away"}, live.view, live.their_offer))
-        record = finished(live)
-    finally:
-        room.close()
+    live, record = offer_then_walk_away(room, PlayRequest("credit", "focal", "victim", "llama-cpp", SCENARIO.id),
+                                        20, reply_wait_s=300)
+    assert live.opponent.display_name == "victim@llama-cpp"
     reply = live.moves[1]
     assert reply["role"] == "counterpart" and reply["completion_tokens"] > 0  # SmolLM2 answered the person
     assert record["counterpart_backend"] == "llama-cpp" and record["focal_backend"] == "person"

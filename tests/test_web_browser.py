@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.request
 
@@ -14,21 +13,10 @@ from arena.cli import main
 from arena.storage import load_matches, load_transcript
 from arena.web.security import serving_token
 from envs import get_domain, load_scenarios
-from tests.web_helpers import browser, serving, small_run
+from tests.web_helpers import browser, serving
 
 pytestmark = pytest.mark.browser
 SCENARIO = load_scenarios("credit", "test")[0].id
-
-
-@pytest.fixture(scope="module")
-def made_run(tmp_path_factory):
-    return small_run(tmp_path_factory.mktemp("served") / "run")
-
-
-@pytest.fixture
-def run(made_run, tmp_path):
-    """A fresh copy of the tournament run for each test (people's matches are written into it)."""
-    return shutil.copytree(made_run, tmp_path / "run")
 
 
 def click_through(b, element) -> None:
