@@ -138,7 +138,9 @@ def show(run: str) -> int:
     m = load_matches(run)
     ok = m[m["error"].isna()]
     note = leaderboards.assumption_note(m)
-    print(f"run {run}: {len(m)} matches, {len(m) - len(ok)} errored, domains {', '.join(sorted(m['domain'].unique()))}")
+    abandoned = int((m["ended_by"] == "abandoned").sum())
+    print(f"run {run}: {len(m)} matches, {len(m) - len(ok) - abandoned} errored, {abandoned} abandoned by people, "
+          f"domains {', '.join(sorted(m['domain'].unique()))}")
     print(f"agreement rate {ok['agreement'].astype(float).mean():.3f}, mean rounds {ok['rounds'].mean():.1f}")
     print(ok.groupby("ended_by").size().rename("matches").to_string())
     print()

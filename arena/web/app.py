@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -48,7 +49,7 @@ def create_app(config: ServeConfig) -> Flask:
     folders = list(dict.fromkeys([*config.folders, config.play_run]))
     room = PlayRoom(config.play_run, config.spec, config.backends, config.abandon_after_s, config.max_live)
     app.extensions["arena"] = {"catalog": Catalog(folders, config.bootstrap), "room": room, "pending": {},
-                               "config": config}
+                               "lock": threading.Lock(), "config": config}
     security.install(app, config.token)
     app.jinja_env.filters["table"] = html_table
     app.register_blueprint(runs.blueprint)

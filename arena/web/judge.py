@@ -46,10 +46,11 @@ def judge():
         return render_template("judge.html", pair=None, voted=request.args.get("voted"))
     key, pair = drawn
     token = secrets.token_urlsafe(12)
-    pending = _pending()
-    while len(pending) >= MAX_PENDING:
-        pending.pop(next(iter(pending)))
-    pending[token] = (person(), key, pair)
+    with current_app.extensions["arena"]["lock"]:
+        pending = _pending()
+        while len(pending) >= MAX_PENDING:  # the oldest unanswered pair goes first
+            pending.pop(next(iter(pending)))
+        pending[token] = (person(), key, pair)
     domain = get_domain(pair.domain)
     scenario = next(s for s in load_scenarios(pair.domain, "all") if s.id == pair.scenario)
     records = catalog().matches(catalog().get(key)).set_index("match_id")
@@ -70,6 +71,8 @@ def vote(token: str):
         record = vote_record(pair, person(), request.form.get("outcome", ""), request.form.get("persuasive") or None)
     except ValueError as exc:
         abort(400, str(exc))
+    with current_app.extensions["arena"]["lock"]:
+        if _pending().pop(token, None) is None:  # a double submit: the vote is already in
+            return redirect(url_for("judge.judge", voted=1, run=request.args.get("run") or None))
     append_vote(catalog().get(key).path, record)
-    _pending().pop(token, None)
     return redirect(url_for("judge.judge", voted=1, run=request.args.get("run") or None))

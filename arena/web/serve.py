@@ -11,6 +11,7 @@ from arena.web.app import ServeConfig, create_app
 from arena.web.security import serving_token
 
 DEFAULT_PLAY_RUN = Path("runs") / "people"
+MAX_BODY = 64 * 1024  # the largest form is a move with a 500-character message
 
 
 def play_spec(play_run: Path) -> TournamentSpec:
@@ -66,7 +67,8 @@ def serve(args: argparse.Namespace) -> int:
     room = app.extensions["arena"]["room"]
     try:
         try:
-            server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads)
+            server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads,
+                                            max_request_body_size=MAX_BODY)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
         host = f"[{args.host}]" if ":" in args.host else args.host
