@@ -47,9 +47,11 @@ def candidate_pairs(matches: pd.DataFrame) -> pd.DataFrame:
     return pairs.assign(match_a=ids[0], match_b=ids[1]).reset_index(drop=True)
 
 
-def pick_pair(run: str, matches: pd.DataFrame, pair_seed: int | None = None) -> JudgePair | None:
-    """A pair drawn with ``pair_seed`` (recorded with the vote), shown in a drawn order; None if none."""
-    pairs = candidate_pairs(matches)
+def pick_pair(run: str, matches: pd.DataFrame, pairs: pd.DataFrame | None = None,
+              pair_seed: int | None = None) -> JudgePair | None:
+    """A pair drawn with ``pair_seed`` (recorded with the vote) from ``pairs`` (default: every
+    candidate pair of ``matches``), shown in a drawn order; None if there is none."""
+    pairs = candidate_pairs(matches) if pairs is None else pairs
     if pairs.empty:
         return None
     pair_seed = secrets.randbits(31) if pair_seed is None else pair_seed

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import warnings
@@ -156,7 +157,9 @@ def load_matches(run: str | Path) -> pd.DataFrame:
     """The match table of a run: the parquet file, or the live log of an unfinished run."""
     run = Path(run)
     if (run / MATCHES).exists():
-        frame = pd.read_parquet(run / MATCHES)
+        # one read of the whole file: parquet readers may open a path more than once, and a writer
+        # replacing the file in between would hand them the footer of one version and pages of another
+        frame = pd.read_parquet(io.BytesIO((run / MATCHES).read_bytes()))
         if frame.empty:
             raise FileNotFoundError(f"{run} has no finished matches")
         return frame

@@ -37,6 +37,7 @@ class Player:
         self.base, self.deadline = base, deadline
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.times: list[float] = []
+        self.slowest: list[tuple[float, str]] = []
         self.csrf = ""
 
     def fetch(self, path: str, form: dict | None = None) -> tuple[str, str]:
@@ -47,6 +48,8 @@ class Player:
         with self.opener.open(self.base + path, data=data, timeout=60) as reply:
             body, where = reply.read().decode(), reply.geturl()
         self.times.append(time.perf_counter() - start)
+        kind = ("POST " if form is not None else "GET ") + re.sub(r"/[0-9a-f]{10,}", "/ID", path.split("?")[0])
+        self.slowest.append((self.times[-1], kind))
         found = CSRF.search(body)
         self.csrf = found.group(1) if found else self.csrf
         return body, where
@@ -83,8 +86,10 @@ class Player:
 
 
 def start_server(run: Path) -> tuple[subprocess.Popen, str]:
+    """``arena serve`` on a free loopback port; its log goes to RUN/../serve.log."""
+    log = open(run.parent / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "arena.cli", "serve", str(run), "--port", "0", "--threads", "8"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True)
     proc.stdout.readline()
     address = proc.stdout.readline().split()[1]
     return proc, address.rstrip("/")
@@ -114,6 +119,7 @@ def load(base: str, players: int, deadline_s: float) -> dict:
     return {"players": players, "pages": len(times), "wall_s": wall, "pages_per_s": len(times) / wall,
             "median_ms": 1000 * statistics.median(times), "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))],
             "slowest_ms": 1000 * times[-1], "finished": sum(o == "over" for o in outcomes),
+            "slowest_pages": sorted((x for p in crowd for x in p.slowest), reverse=True)[:5],
             "failed": [o for o in outcomes if o.startswith("failed")]}
 
 
@@ -144,8 +150,11 @@ def main() -> None:
     alone, crowd = rows
     print(f"\n{args.players} players: {crowd['pages_per_s'] / alone['pages_per_s']:.2f}x the pages per second of one "
           f"alone; slowest response {crowd['slowest_ms'] / alone['slowest_ms']:.2f}x")
+    print("slowest responses with the crowd: " + ", ".join(f"{kind} {1000 * t:.0f} ms" for t, kind in crowd["slowest_pages"]))
     for failure in alone["failed"] + crowd["failed"]:
         print(failure)
+    if alone["failed"] or crowd["failed"]:
+        print(f"the server's log: {run.parent / 'serve.log'}")
 
 
 if __name__ == "__main__":

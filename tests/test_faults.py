@@ -3,6 +3,8 @@ during a write, and errored matches that keep their counters."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from agents.llm.base import Completion
 from agents.llm.cache import ResponseCache
 from arena.cli import main
-from arena.storage import RunStore
+from arena.storage import RunStore, load_matches
 
 SMALL = ["--agents", "vanilla,victim", "--domains", "credit", "--scenarios", "2", "--workers", "0", "--quiet"]
 
@@ -116,3 +118,36 @@ def test_unwritable_output_directories_give_one_line(errno, expected, tmp_path, 
     assert main(["tournament", *SMALL, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0] and str(tmp_path / "run") in err[0]
+
+
+def test_a_reader_never_sees_half_of_a_replaced_match_table(tmp_path):
+    """The web app reads a run while people's matches are written into it: every read is whole."""
+    store = RunStore(tmp_path)
+    store.append([RunStore.encode({"match_id": f"m{i}", "error": None, "value": i, "text": "x" * (i % 50)}, [])
+                  for i in range(300)])
+    store.finalize()
+    stop, failures = threading.Event(), []
+
+    def rewrite():
+        for i in range(300, 700):
+            if stop.is_set():
+                return
+            store.append([RunStore.encode({"match_id": f"m{i}", "error": None, "value": i, "text": "y" * (i % 70)}, [])])
+            store.finalize()
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    deadline = time.time() + 20
+    reads = 0
+    try:
+        while writer.is_alive() and time.time() < deadline:
+            try:
+                assert len(load_matches(tmp_path)) >= 300
+                reads += 1
+            except OSError as exc:
+                failures.append(str(exc))
+    finally:
+        stop.set()
+        writer.join()
+        store.close()
+    assert reads > 20 and not failures, failures[:3]

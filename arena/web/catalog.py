@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 import leaderboards
 from arena.analysis import comparison_pairs
-from arena.judging import VOTES, load_votes
+from arena.judging import VOTES, candidate_pairs, load_votes
 from arena.storage import MATCHES, RESULTS, load_matches
 
 PLOTS = "report"
@@ -56,6 +57,9 @@ class Catalog:
 
     def __init__(self, folders: list[Path], bootstrap: int = 1000):
         self.folders, self.bootstrap = [Path(f) for f in folders], bootstrap
+        # One computation at a time, and the run's state read once the lock is held: requests that
+        # queued behind a recomputation find it done for the newest state instead of redoing it.
+        self._lock = threading.Lock()
 
     def runs(self) -> list[RunRef]:
         found: dict[str, RunRef] = {}
@@ -73,24 +77,44 @@ class Catalog:
         raise KeyError(key)
 
     def matches(self, ref: RunRef) -> pd.DataFrame:
-        return _matches(str(ref.path), ref.stamp)
+        with self._lock:
+            return _matches(str(ref.path), ref.stamp)
 
     def leaderboard(self, ref: RunRef, by: str | None) -> pd.DataFrame:
-        return _leaderboard(str(ref.path), ref.stamp, by, self.bootstrap)
+        with self._lock:
+            return _leaderboard(str(ref.path), ref.stamp, by, self.bootstrap)
 
     def metrics(self, ref: RunRef) -> pd.DataFrame:
-        return leaderboards.metrics_table(self.matches(ref)).round(3)
+        with self._lock:
+            return _metrics(str(ref.path), ref.stamp)
 
     def comparison(self, ref: RunRef, baseline: str) -> pd.DataFrame:
-        return _comparison(str(ref.path), ref.stamp, baseline, self.bootstrap)
+        with self._lock:
+            return _comparison(str(ref.path), ref.stamp, baseline, self.bootstrap)
+
+    def pairs(self, ref: RunRef) -> pd.DataFrame:
+        """The run's judgeable pairs (see arena.judging.candidate_pairs)."""
+        with self._lock:
+            return _pairs(str(ref.path), ref.stamp)
 
     def votes_board(self, ref: RunRef) -> pd.DataFrame:
-        return _votes_board(str(ref.path), ref.stamp, self.bootstrap)
+        with self._lock:
+            return _votes_board(str(ref.path), ref.stamp, self.bootstrap)
 
 
 @functools.lru_cache(maxsize=32)
 def _matches(path: str, stamp: tuple[int, ...]) -> pd.DataFrame:
     return load_matches(path)
+
+
+@functools.lru_cache(maxsize=32)
+def _pairs(path: str, stamp: tuple[int, ...]) -> pd.DataFrame:
+    return candidate_pairs(_matches(path, stamp))
+
+
+@functools.lru_cache(maxsize=32)
+def _metrics(path: str, stamp: tuple[int, ...]) -> pd.DataFrame:
+    return leaderboards.metrics_table(_matches(path, stamp)).round(3)
 
 
 @functools.lru_cache(maxsize=32)
