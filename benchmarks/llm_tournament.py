@@ -4,9 +4,11 @@
   batches of 512 (a different arithmetic from the others: its outcomes are shown, not compared);
 - ``fresh``: every core, every prompt from scratch in aligned 64-token chunks;
 - ``reuse``: every core, each agent's evaluated prefix kept between its turns (same arithmetic as
-  ``fresh``, so the transcripts must be identical), then run again to check a rerun is identical.
+  ``fresh``, so the transcripts must be identical), then run again to check a rerun is identical;
+- ``ray``: reuse on Ray workers, one per core, each model on one thread (prompts too): several
+  sessions at once (thread counts do not change the arithmetic: the transcripts must be identical).
 
-Goal: ``reuse`` plays at least 3x the matches per minute of ``before``, with identical outcomes.
+Goal: ``reuse`` or ``ray`` plays at least 3x the matches per minute of ``before``, with identical outcomes.
 The response cache is off throughout. Scripted counterparts follow the default response model.
 
     python benchmarks/llm_tournament.py [--scenarios 1] [--agents vanilla,eq-negotiator,threatening,victim]
@@ -23,20 +25,23 @@ from agents import AgentSpec
 from agents.llm import BackendSpec
 from agents.llm.llama_cpp import _POOLS
 from arena.runner import run_tournament
-from arena.spec import TournamentSpec
+from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import load_transcripts
 
 PATHS = {
-    "before": dict(threads=1, prefix_reuse=False, eval_chunk=512),
+    "before": dict(threads=1, batch_threads=os.cpu_count() or 1, prefix_reuse=False, eval_chunk=512),
     "fresh": dict(threads=os.cpu_count() or 1, prefix_reuse=False),
     "reuse": dict(threads=os.cpu_count() or 1, prefix_reuse=True),
+    "ray": dict(prefix_reuse=True),  # Ray workers, one per core, each model on its share of the cores
 }
+WORKERS = {"ray": os.cpu_count() or 1}  # every other path plays in-process
 
 
 def spec(agents: list[str], scenarios: int, path: str) -> TournamentSpec:
     backend = BackendSpec("llama-cpp", cache=False, **PATHS[path])
-    return TournamentSpec(agents=[AgentSpec(a, {}, backend) for a in agents], domains=["credit"], scenarios=scenarios,
-                          repeats=1, workers=0, cache=False).validate()
+    spec = TournamentSpec(agents=[AgentSpec(a, {}, backend) for a in agents], domains=["credit"], scenarios=scenarios,
+                          repeats=1, workers=WORKERS.get(path, 0), cache=False)
+    return resolve_backends(spec).validate()
 
 
 def outcomes(run: Path) -> dict[str, list]:
@@ -70,18 +75,21 @@ def main() -> None:
         for path in ("before", "fresh", "reuse"):
             rows[path] = measure(agents, args.scenarios, path, Path(tmp) / path)
         rerun = measure(agents, args.scenarios, "reuse", Path(tmp) / "rerun")
+        rows["ray"] = measure(agents, args.scenarios, "ray", Path(tmp) / "ray")
         same_fresh = outcomes(Path(tmp) / "fresh") == outcomes(Path(tmp) / "reuse")
+        same_ray = outcomes(Path(tmp) / "ray") == outcomes(Path(tmp) / "reuse")
         same_rerun = outcomes(Path(tmp) / "rerun") == outcomes(Path(tmp) / "reuse")
         same_before = outcomes(Path(tmp) / "before") == outcomes(Path(tmp) / "reuse")
     print(f"credit, {args.scenarios} scenario(s), agents {args.agents}, {os.cpu_count()} cores, cache off")
     print(f"{'path':7s} {'matches':>7s} {'seconds':>8s} {'match/min':>9s} {'prompt tok/s':>12s} "
           f"{'compl tok/s':>11s} {'evaluated':>9s} {'reused':>7s} {'errors':>6s}")
-    for r in [*rows.values(), rerun | {"path": "rerun"}]:
+    for r in [rows["before"], rows["fresh"], rows["reuse"], rerun | {"path": "rerun"}, rows["ray"]]:
         print(f"{r['path']:7s} {r['matches']:7d} {r['seconds']:8.1f} {r['per_min']:9.2f} {r['prompt'] / r['seconds']:12.1f} "
               f"{r['completion'] / r['seconds']:11.1f} {r['evaluated']:9d} {r['reused']:7d} {r['errors']:6d}")
-    print(f"reuse / before matches per minute: {rows['reuse']['per_min'] / rows['before']['per_min']:.2f}x (goal >= 3x); "
-          f"reuse / fresh: {rows['reuse']['per_min'] / rows['fresh']['per_min']:.2f}x")
-    print(f"identical transcripts: reuse vs fresh {same_fresh}, rerun vs reuse {same_rerun} "
+    for path in ("reuse", "ray"):
+        print(f"{path} / before matches per minute: {rows[path]['per_min'] / rows['before']['per_min']:.2f}x (goal >= 3x); "
+              f"{path} / fresh: {rows[path]['per_min'] / rows['fresh']['per_min']:.2f}x")
+    print(f"identical transcripts: reuse vs fresh {same_fresh}, rerun vs reuse {same_rerun}, ray vs reuse {same_ray} "
           f"(before vs reuse {same_before}: a different arithmetic, not promised)")
 
 

@@ -111,3 +111,17 @@ def test_tournaments_with_reuse_match_without_it_on_rerun_resume_and_ray(tmp_pat
     assert outcomes(tmp_path / "resumed") == expected
     run_tournament(spec(True, 2), tmp_path / "ray")
     assert outcomes(tmp_path / "ray") == expected
+
+
+def test_a_model_sized_to_share_the_cores_evaluates_prompts_on_its_share_too():
+    """llama-cpp-python would give prompt evaluation every core, so Ray workers sized to share the
+    machine would oversubscribe it; the backend passes its thread count for prompts as well."""
+    from agents.llm import BackendSpec, make_backend
+
+    backend = make_backend(BackendSpec("llama-cpp", threads=1, cache=False))
+    backend.preflight()
+    llm = backend.pool.slots[0][0]
+    assert (llm.context_params.n_threads, llm.context_params.n_threads_batch) == (1, 1)
+    wider = make_backend(BackendSpec("llama-cpp", threads=1, batch_threads=2, cache=False))
+    wider.preflight()
+    assert wider.pool.slots[0][0].context_params.n_threads_batch == 2

@@ -24,6 +24,7 @@ class BackendSpec:
     cache_path: str | None = None
     timeout: float = 60.0
     threads: int | None = None  # llama-cpp: CPU threads for the model (None: all cores)
+    batch_threads: int | None = None  # llama-cpp: threads for prompt evaluation (None: as many as ``threads``)
     prefix_reuse: bool = True  # llama-cpp: keep each context's evaluated prompt prefix (same replies, faster)
     contexts: int = 4  # llama-cpp: model contexts per process (each agent of a match, side questions)
     eval_chunk: int = 64  # llama-cpp: prompt tokens per decode, aligned to absolute positions (changes arithmetic)
@@ -43,7 +44,8 @@ def _build(spec: BackendSpec) -> Backend:
     if spec.kind == "llama-cpp":
         from agents.llm.llama_cpp import LlamaCppBackend
 
-        return LlamaCppBackend(spec.model, n_threads=spec.threads or os.cpu_count() or 1,
+        threads = spec.threads or os.cpu_count() or 1
+        return LlamaCppBackend(spec.model, n_threads=threads, n_threads_batch=spec.batch_threads or threads,
                                prefix_reuse=spec.prefix_reuse, contexts=spec.contexts, eval_chunk=spec.eval_chunk,
                                lora_path=spec.lora_path)
     if spec.kind == "openai":

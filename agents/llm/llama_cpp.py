@@ -91,8 +91,11 @@ class ContextPool:
     conversation shares the most leading messages with it (else the least recently used)."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int, size: int, eval_chunk: int,
-                 lora_path: str | None = None):
-        self.settings = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=eval_chunk,
+                 lora_path: str | None = None, n_threads_batch: int | None = None):
+        # llama-cpp-python would evaluate prompts on every core of the machine whatever n_threads says,
+        # so Ray workers sized to share the cores would oversubscribe them: prompts get the same count
+        self.settings = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
+                             n_threads_batch=n_threads_batch or n_threads, n_batch=eval_chunk,
                              n_ubatch=eval_chunk, verbose=False)
         if lora_path:
             self.settings["lora_path"] = lora_path
@@ -133,12 +136,13 @@ class ContextPool:
 
 
 def context_pool(path: Path, n_ctx: int, n_threads: int, size: int = DEFAULT_CONTEXTS,
-                 eval_chunk: int = EVAL_CHUNK, lora_path: str | None = None) -> ContextPool:
+                 eval_chunk: int = EVAL_CHUNK, lora_path: str | None = None,
+                 n_threads_batch: int | None = None) -> ContextPool:
     """The process-wide pool for these settings, created on first use."""
-    key = (str(path), n_ctx, n_threads, size, eval_chunk, lora_path)
+    key = (str(path), n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch)
     with _LOCK:
         if key not in _POOLS:
-            _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk, lora_path)
+            _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch)
         return _POOLS[key]
 
 
@@ -179,13 +183,14 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, model: str | None = None, n_ctx: int = 2048, n_threads: int = 1,
                  prefix_reuse: bool = True, contexts: int = DEFAULT_CONTEXTS, eval_chunk: int = EVAL_CHUNK,
-                 lora_path: str | None = None):
+                 lora_path: str | None = None, n_threads_batch: int | None = None):
         super().__init__()
         if contexts < 1 or eval_chunk < 1:
             raise ConfigError("llama-cpp needs at least one context and an eval chunk of at least one token")
         self.path = resolve_model_path(model)
         self.model = DEFAULT_MODEL if model in (None, "", "smollm2") else str(model)
         self.n_ctx, self.n_threads, self.prefix_reuse = n_ctx, n_threads, prefix_reuse
+        self.n_threads_batch = n_threads_batch or n_threads
         self.contexts, self.eval_chunk = contexts, eval_chunk
         self.lora_path = str(Path(lora_path).expanduser().resolve()) if lora_path else None
         if self.lora_path and not Path(self.lora_path).is_file():
@@ -198,7 +203,8 @@ class LlamaCppBackend(Backend):
 
     @property
     def pool(self) -> ContextPool:
-        return context_pool(self.path, self.n_ctx, self.n_threads, self.contexts, self.eval_chunk, self.lora_path)
+        return context_pool(self.path, self.n_ctx, self.n_threads, self.contexts, self.eval_chunk, self.lora_path,
+                            self.n_threads_batch)
 
     def preflight(self) -> None:
         with self.pool.lock:
