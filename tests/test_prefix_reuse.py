@@ -125,3 +125,75 @@ def test_a_model_sized_to_share_the_cores_evaluates_prompts_on_its_share_too():
     wider = make_backend(BackendSpec("llama-cpp", threads=1, batch_threads=2, cache=False))
     wider.preflight()
     assert wider.pool.slots[0][0].context_params.n_threads_batch == 2
+
+
+def _generations(backend, seeds=(0, 1, 2), temperatures=(0.7, 0.0, 1.2)) -> list[str]:
+    from agents.llm.base import ChatRequest, GenerationOptions
+    from agents.llm.schema import action_schema
+    from envs import get_domain, get_taxonomy
+
+    texts = []
+    for domain in ("credit", "sleep"):
+        schema = action_schema(get_domain(domain), get_taxonomy("goemotions-28"))
+        messages = ({"role": "system", "content": f"You negotiate in the {domain} domain. Reply with JSON."},
+                    {"role": "user", "content": "They offer 60 and say they are struggling. Your move?"})
+        for seed in seeds:
+            for temperature in temperatures:
+                options = GenerationOptions(temperature=temperature, seed=seed, max_tokens=80)
+                texts.append(backend.complete(ChatRequest(messages, schema, options)).text)
+    return texts
+
+
+@pytest.mark.llm
+@pytest.mark.parametrize("model", ["shipped", "q8"])
+def test_the_grammar_shortlist_gives_the_full_masks_replies(model, q8_model, monkeypatch):
+    from agents.llm import grammar_sampler
+    from agents.llm.llama_cpp import LlamaCppBackend
+
+    made = []
+    original = grammar_sampler.ShortlistGrammarSampler.__init__
+
+    def counting(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+    monkeypatch.setattr(grammar_sampler.ShortlistGrammarSampler, "__init__", counting)
+    path = None if model == "shipped" else str(q8_model)
+    masked = _generations(LlamaCppBackend(path, n_threads=2, prefix_reuse=False, grammar_shortlist=False))
+    assert made == []  # the full mask on every token, as llama-cpp-python does it
+    shortlisted = _generations(LlamaCppBackend(path, n_threads=2, prefix_reuse=False))
+    assert shortlisted == masked
+    assert sum(s.shortlisted for s in made) > 2 * sum(s.masked for s in made) > 0  # both paths ran
+
+
+@pytest.mark.llm
+def test_the_shortlist_is_taken_only_when_it_settles_the_candidates():
+    import numpy as np
+    from llama_cpp import LlamaGrammar
+
+    from agents.llm.grammar_sampler import ShortlistGrammarSampler
+    from agents.llm.llama_cpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(n_threads=1)
+    backend.preflight()
+    llm = backend.pool.slots[0][0]
+    grammar = LlamaGrammar.from_string('root ::= "yes" | "no"', verbose=False)
+    sampler = ShortlistGrammarSampler(llm, grammar, top_k=40, top_p=0.95, min_p=0.05, temp=0.7)
+    ids = np.arange(sampler.n_vocab, dtype=np.int32)
+    allowed = ids[sampler._allowed(ids, np.zeros(sampler.n_vocab, dtype=np.float32))]
+    forbidden = np.setdiff1d(ids, allowed)
+    assert 1 <= len(allowed) < 40
+    logits = np.random.default_rng(0).normal(0, 1, sampler.n_vocab).astype(np.float32)
+    logits[forbidden[0]] = 40.0  # the model's favourite is forbidden
+    logits[allowed[0]] = 30.0
+    chosen = sampler.shortlist(logits)
+    assert chosen is not None and chosen[0] == allowed[0] and set(chosen) <= set(allowed)
+    crowded = logits.copy()
+    crowded[forbidden[1:400]] = 29.0  # pushes the next allowed token out of the shortlist, though
+    crowded[allowed[1]] = 28.9         # it would pass min-p (cut 30 + ln 0.05 = 27): mask all
+    assert sampler.shortlist(crowded) is None
+    tied = logits.copy()
+    tied[allowed[1]] = 30.0
+    assert sampler.shortlist(tied) is None
+    lost = logits.copy()
+    lost[allowed] = -5.0  # no allowed token among the best: mask all
+    assert sampler.shortlist(lost) is None

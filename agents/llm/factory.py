@@ -29,6 +29,7 @@ class BackendSpec:
     contexts: int = 4  # llama-cpp: model contexts per process (each agent of a match, side questions)
     eval_chunk: int = 64  # llama-cpp: prompt tokens per decode, aligned to absolute positions (changes arithmetic)
     lora_path: str | None = None  # llama-cpp: a GGUF LoRA adapter applied to the model
+    grammar_shortlist: bool = True  # llama-cpp: check grammars on a shortlist where that gives the same tokens
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -47,7 +48,7 @@ def _build(spec: BackendSpec) -> Backend:
         threads = spec.threads or os.cpu_count() or 1
         return LlamaCppBackend(spec.model, n_threads=threads, n_threads_batch=spec.batch_threads or threads,
                                prefix_reuse=spec.prefix_reuse, contexts=spec.contexts, eval_chunk=spec.eval_chunk,
-                               lora_path=spec.lora_path)
+                               lora_path=spec.lora_path, grammar_shortlist=spec.grammar_shortlist)
     if spec.kind == "openai":
         from agents.llm.openai_backend import OpenAIBackend
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from agents.llm.base import Backend, BackendError, ChatRequest, Completion, ConfigError, parse_json_object
 from agents.llm.grammar import schema_to_gbnf
+from agents.llm.grammar_sampler import ShortlistGrammarSampler
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL = "smollm2-135m"
@@ -83,6 +84,19 @@ def _aligned_llama_class() -> type:
             super().eval(tokens)
             self.trusted = self.n_tokens - self.n_tokens % self.n_batch
 
+        grammar_shortlist = True  # check a grammar on a shortlist where that gives the same tokens (set per pool)
+
+        def _init_sampler(self, top_k=40, top_p=0.95, min_p=0.05, typical_p=1.0, temp=0.80, repeat_penalty=1.0,
+                          frequency_penalty=0.0, presence_penalty=0.0, mirostat_mode=0, logits_processor=None,
+                          grammar=None, **rest):
+            plain = (repeat_penalty, frequency_penalty, presence_penalty, typical_p, mirostat_mode) == (1.0, 0.0, 0.0, 1.0, 0)
+            if grammar is not None and self.grammar_shortlist and plain and logits_processor is None and temp >= 0:
+                return ShortlistGrammarSampler(self, grammar, top_k, top_p, min_p, temp)
+            return super()._init_sampler(
+                top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p, temp=temp, repeat_penalty=repeat_penalty,
+                frequency_penalty=frequency_penalty, presence_penalty=presence_penalty, mirostat_mode=mirostat_mode,
+                logits_processor=logits_processor, grammar=grammar, **rest)
+
     return AlignedLlama
 
 
@@ -91,7 +105,8 @@ class ContextPool:
     conversation shares the most leading messages with it (else the least recently used)."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int, size: int, eval_chunk: int,
-                 lora_path: str | None = None, n_threads_batch: int | None = None):
+                 lora_path: str | None = None, n_threads_batch: int | None = None, grammar_shortlist: bool = True):
+        self.grammar_shortlist = grammar_shortlist
         # llama-cpp-python would evaluate prompts on every core of the machine whatever n_threads says,
         # so Ray workers sized to share the cores would oversubscribe them: prompts get the same count
         self.settings = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
@@ -105,7 +120,9 @@ class ContextPool:
         self.evaluated = self.reused = 0  # prompt tokens computed / taken from a kept prefix
 
     def _new(self) -> Any:
-        return _aligned_llama_class()(**self.settings)
+        context = _aligned_llama_class()(**self.settings)
+        context.grammar_shortlist = self.grammar_shortlist
+        return context
 
     def take(self, messages: list) -> Any:
         """The context for these messages (moved to most-recently-used)."""
@@ -137,12 +154,13 @@ class ContextPool:
 
 def context_pool(path: Path, n_ctx: int, n_threads: int, size: int = DEFAULT_CONTEXTS,
                  eval_chunk: int = EVAL_CHUNK, lora_path: str | None = None,
-                 n_threads_batch: int | None = None) -> ContextPool:
+                 n_threads_batch: int | None = None, grammar_shortlist: bool = True) -> ContextPool:
     """The process-wide pool for these settings, created on first use."""
-    key = (str(path), n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch)
+    key = (str(path), n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch, grammar_shortlist)
     with _LOCK:
         if key not in _POOLS:
-            _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch)
+            _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch,
+                                      grammar_shortlist)
         return _POOLS[key]
 
 
@@ -175,16 +193,18 @@ def _grammar(schema_json: str) -> Any:
 class LlamaCppBackend(Backend):
     """Generations from a local GGUF model; structured replies are constrained by generated GBNF.
 
-    ``prefix_reuse`` keeps each context's evaluated prompt prefix between calls; replies are the
-    same with it on or off (same ``eval_chunk``), only faster.
+    ``prefix_reuse`` keeps each context's evaluated prompt prefix between calls, and
+    ``grammar_shortlist`` checks the grammar on a shortlist of tokens where that settles the draw
+    (see grammar_sampler); replies are the same with either on or off (same ``eval_chunk``), only faster.
     """
 
     kind = "llama-cpp"
 
     def __init__(self, model: str | None = None, n_ctx: int = 2048, n_threads: int = 1,
                  prefix_reuse: bool = True, contexts: int = DEFAULT_CONTEXTS, eval_chunk: int = EVAL_CHUNK,
-                 lora_path: str | None = None, n_threads_batch: int | None = None):
+                 lora_path: str | None = None, n_threads_batch: int | None = None, grammar_shortlist: bool = True):
         super().__init__()
+        self.grammar_shortlist = grammar_shortlist
         if contexts < 1 or eval_chunk < 1:
             raise ConfigError("llama-cpp needs at least one context and an eval chunk of at least one token")
         self.path = resolve_model_path(model)
@@ -204,7 +224,7 @@ class LlamaCppBackend(Backend):
     @property
     def pool(self) -> ContextPool:
         return context_pool(self.path, self.n_ctx, self.n_threads, self.contexts, self.eval_chunk, self.lora_path,
-                            self.n_threads_batch)
+                            self.n_threads_batch, self.grammar_shortlist)
 
     def preflight(self) -> None:
         with self.pool.lock:
