@@ -199,9 +199,11 @@ def test_arena_serve_starts_serves_and_stops_cleanly(run):
         assert proc.wait(timeout=30) == 0
 
 
-def test_arena_serve_names_a_missing_run_directory(tmp_path, capsys):
+def test_arena_serve_names_a_missing_run_directory_and_too_few_resamples(run, tmp_path, capsys):
     assert main(["serve", str(tmp_path / "nowhere")]) == 2
     assert "no such run directory" in capsys.readouterr().err
+    assert main(["serve", str(run), "--bootstrap", "10"]) == 2
+    assert "--bootstrap must be at least 100" in capsys.readouterr().err
 
 
 def votes_table(rows) -> pd.DataFrame:

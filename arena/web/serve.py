@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 from agents.llm import BackendSpec, ConfigError
+from arena.cli import MIN_BOOTSTRAP
 from arena.spec import TournamentSpec, default_agents, load_spec_file
 from arena.web.app import ServeConfig, create_app
 from arena.web.security import serving_token
@@ -39,6 +40,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[ServeConfig, str | None]
         raise ConfigError(f"no such run directory: {missing[0]}")
     if args.abandon_after <= 0 or args.max_live < 1 or args.threads < 1:
         raise ConfigError("--abandon-after must be positive, --max-live and --threads at least 1")
+    if args.bootstrap < MIN_BOOTSTRAP:
+        raise ConfigError(f"--bootstrap must be at least {MIN_BOOTSTRAP} (got {args.bootstrap}): fewer resamples "
+                          "give intervals that mean nothing")
     play_run = Path(args.play_run) if args.play_run else default_play_run(folders if args.runs else [])
     try:
         token = serving_token(args.host, args.token)
