@@ -39,32 +39,31 @@ class JudgePair:
 
 
 def candidate_pairs(matches: pd.DataFrame) -> pd.DataFrame:
-    """Every judgeable pair of finished matches (the same pairs the same-role ratings compare)."""
+    """Every judgeable pair of finished matches (the same pairs the same-role ratings compare), with
+    the two match ids, the scenario and the opponent both faced."""
     pairs = leaderboards.same_role(matches)
     if pairs.empty:
         return pairs
     ids = pairs["order"].str.split("|", expand=True)
-    return pairs.assign(match_a=ids[0], match_b=ids[1]).reset_index(drop=True)
+    first = matches.set_index("match_id").loc[ids[0]]
+    opponent = np.where(pairs["group"].to_numpy() == "focal", first["counterpart_agent"], first["focal_agent"])
+    return pairs.assign(match_a=ids[0], match_b=ids[1], scenario=first["scenario"].to_numpy(),
+                        opponent=opponent).reset_index(drop=True)
 
 
-def pick_pair(run: str, matches: pd.DataFrame, pairs: pd.DataFrame | None = None,
-              pair_seed: int | None = None) -> JudgePair | None:
-    """A pair drawn with ``pair_seed`` (recorded with the vote) from ``pairs`` (default: every
-    candidate pair of ``matches``), shown in a drawn order; None if there is none."""
-    pairs = candidate_pairs(matches) if pairs is None else pairs
+def pick_pair(run: str, pairs: pd.DataFrame, pair_seed: int | None = None) -> JudgePair | None:
+    """A pair of ``pairs`` (see candidate_pairs) drawn with ``pair_seed`` (recorded with the vote),
+    shown in a drawn order; None if there is none."""
     if pairs.empty:
         return None
     pair_seed = secrets.randbits(31) if pair_seed is None else pair_seed
     rng = np.random.default_rng(derive_seed(pair_seed, "judge"))
     row = pairs.iloc[int(rng.integers(len(pairs)))]
-    first, second = (row["match_a"], row["match_b"]), (row["a"], row["b"])
+    first, second = (row["match_a"], row["a"]), (row["match_b"], row["b"])
     if rng.random() < 0.5:
-        first, second = (first[1], first[0]), (second[1], second[0])
-    kind = row["group"]
-    other = "counterpart" if kind == "focal" else "focal"
-    opponent = matches.loc[matches["match_id"] == first[0], f"{other}_agent"].iloc[0]
-    scenario = matches.loc[matches["match_id"] == first[0], "scenario"].iloc[0]
-    return JudgePair(run, first[0], first[1], second[0], second[1], kind, row["domain"], scenario, opponent, pair_seed)
+        first, second = second, first
+    return JudgePair(run, first[0], second[0], first[1], second[1], row["group"], row["domain"], row["scenario"],
+                     row["opponent"], pair_seed)
 
 
 def vote_record(pair: JudgePair, person: str, outcome: str, persuasive: str | None) -> dict[str, Any]:

@@ -135,8 +135,8 @@ class PlayRoom:
 
     def __init__(self, run_dir: str | Path, spec: TournamentSpec, extra_backends: dict[str, BackendSpec] | None = None,
                  abandon_after_s: float = 600.0, max_live: int = 32):
-        self.spec = resolve_backends(spec)
-        self.opponents = Opponents(self.spec, extra_backends)
+        self.opponents = Opponents(spec, extra_backends)
+        self.spec = self.opponents.spec  # backends resolved
         self.abandon_after_s, self.max_live = abandon_after_s, max_live
         self.run_dir = Path(run_dir)
         self.store = RunStore(self.run_dir)

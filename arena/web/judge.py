@@ -24,7 +24,7 @@ def _draw(run_key: str | None) -> tuple[str, JudgePair] | None:
     order = secrets.SystemRandom().sample(refs, len(refs))
     for ref in order:
         try:
-            pair = pick_pair(str(ref.path), catalog().matches(ref), catalog().pairs(ref))
+            pair = pick_pair(str(ref.path), catalog().pairs(ref))
         except FileNotFoundError:
             continue
         if pair is not None:

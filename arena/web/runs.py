@@ -40,12 +40,10 @@ def _matches(ref: RunRef) -> pd.DataFrame:
 def summary(matches: pd.DataFrame) -> dict[str, Any]:
     """The few numbers at the top of a run's page."""
     abandoned = int((matches["ended_by"] == "abandoned").sum())
-    errored = int((matches["error"].notna() & (matches["error"].astype(str) != "")).sum()) - abandoned
-    ok, _ = leaderboards.usable(matches)
+    ok, unfinished = leaderboards.usable(matches)  # abandoned matches carry an error too
     people = int(matches["person"].notna().sum()) if "person" in matches else 0
-    return {"matches": len(matches), "errored": errored, "abandoned": abandoned, "people": people,
+    return {"matches": len(matches), "errored": unfinished - abandoned, "abandoned": abandoned, "people": people,
             "domains": ", ".join(sorted(matches["domain"].unique())),
-            "agents": ", ".join(sorted(set(matches["focal_agent"]) | set(matches["counterpart_agent"]))),
             "agreement_rate": float(leaderboards.agreed(ok).mean()) if len(ok) else float("nan"),
             "ended_by": ok.groupby("ended_by").size().to_dict(), "note": leaderboards.assumption_note(matches)}
 
@@ -70,10 +68,9 @@ def run_page(key: str):
     shown = board[[c for c in ("domain", "role", "rank", "agent", "rating", "lower", "upper", "agreement_rate",
                                "battles") if c in board]]
     votes = catalog().votes_board(ref) if ref.has_votes else None
-    agents = sorted(set(matches["focal_agent"]) | set(matches["counterpart_agent"]))
     return render_template("run.html", ref=ref, info=summary(matches), board=shown, by=by,
                            notes=board.attrs.get("notes", []), metrics=catalog().metrics(ref), plots=ref.plots(),
-                           votes=votes, agents=agents)
+                           votes=votes)
 
 
 @blueprint.route("/runs/<key>/plots/<name>")
