@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -164,9 +164,19 @@ def fingerprint(spec: TournamentSpec) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _split_fixed(spec: TournamentSpec) -> TournamentSpec:
+    """The same tournament with llama-cpp prompts cut at fixed positions, as runs before line splitting were."""
+    agents = [replace(a, backend=replace(a.resolved_backend, eval_split="fixed"))
+              if a.resolved_backend.kind == "llama-cpp" else a for a in spec.agents]
+    return replace(spec, agents=agents)
+
+
 def _check_resume(out: Path, spec: TournamentSpec) -> None:
     marker = out / "fingerprint.txt"
     if marker.exists() and marker.read_text().strip() != fingerprint(spec):
+        if marker.read_text().strip() == fingerprint(_split_fixed(spec)):
+            raise ConfigError(f"{out} was evaluated with prompts cut every eval_chunk tokens (before line splitting); "
+                              'resume it with eval_split = "fixed" in its agents\' llama-cpp backend tables')
         raise ConfigError(f"{out} holds a different tournament; use another --out or the same settings to resume")
     marker.write_text(fingerprint(spec) + "\n")
     (out / "tournament.toml").write_text(spec.to_toml(), encoding="utf-8")

@@ -2,7 +2,7 @@
 
 - ``before``: the path before prefix reuse: one thread (prompts on every core), every prompt evaluated
   from scratch in batches of 512, the grammar on the whole vocabulary (a different arithmetic from the others: its outcomes are shown, not compared);
-- ``fresh``: every core, every prompt from scratch in aligned 64-token chunks;
+- ``fresh``: every core, every prompt from scratch in chunks that end after lines (at most 64 tokens);
 - ``reuse``: every core, each agent's evaluated prefix kept between its turns (same arithmetic as
   ``fresh``, so the transcripts must be identical), then run again to check a rerun is identical;
 - ``masked``: reuse with the grammar applied to the whole vocabulary on every token (as
@@ -12,6 +12,11 @@
 
 Goal: ``reuse`` or ``ray`` plays at least 3x the matches per minute of ``before``, with identical outcomes.
 The response cache is off throughout. Scripted counterparts follow the default response model.
+
+A last line bounds what any exact method could reach here: the reuse path's own work (the prompt
+tokens it evaluated and the reply tokens it drew) at the model's best measured rates on this machine,
+prompts in full 64-token chunks and every reply token decoded in a batch of 8 sequences, nothing
+else counted (the arena decodes one sequence at a time, so this is an optimistic floor).
 
     python benchmarks/llm_tournament.py [--scenarios 1] [--agents vanilla,eq-negotiator,threatening,victim]
 """
@@ -32,7 +37,7 @@ from arena.storage import load_transcripts
 
 PATHS = {
     "before": dict(threads=1, batch_threads=os.cpu_count() or 1, prefix_reuse=False, eval_chunk=512,
-                   grammar_shortlist=False),
+                   eval_split="fixed", grammar_shortlist=False),
     "fresh": dict(threads=os.cpu_count() or 1, prefix_reuse=False),
     "reuse": dict(threads=os.cpu_count() or 1, prefix_reuse=True),
     "masked": dict(threads=os.cpu_count() or 1, prefix_reuse=True, grammar_shortlist=False),
@@ -68,6 +73,45 @@ def measure(agents: list[str], scenarios: int, path: str, out: Path) -> dict:
             "errors": int(table["error"].notna().sum())}
 
 
+def model_rates(chunk: int = 64, lanes: int = 8, depth: int = 512) -> dict[str, float]:
+    """Tokens per second of the embedded model at its fastest on this machine: prompts in full chunks,
+    and decoding one token for each of ``lanes`` sequences per step (each with ``depth`` tokens before)."""
+    import llama_cpp
+
+    from agents.llm.llama_cpp import default_model_path
+
+    model = llama_cpp.llama_model_load_from_file(str(default_model_path()).encode(), llama_cpp.llama_model_default_params())
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx, params.n_batch, params.n_ubatch, params.n_seq_max = 2 * depth * lanes, chunk, chunk, lanes
+    params.n_threads = params.n_threads_batch = os.cpu_count() or 1
+    params.kv_unified, params.flash_attn_type = False, llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    ctx = llama_cpp.llama_init_from_model(model, params)
+    batch = llama_cpp.llama_batch_init(max(chunk, lanes), 0, 1)
+
+    def decode(items: list[tuple[int, int]]) -> None:  # (position, sequence) each, filler tokens
+        batch.n_tokens = len(items)
+        for i, (pos, seq) in enumerate(items):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = 100 + pos % 500, pos, 1, True
+            batch.seq_id[i][0] = seq
+        assert llama_cpp.llama_decode(ctx, batch) == 0
+
+    start = time.perf_counter()
+    for seq in range(lanes):
+        for first in range(0, depth, chunk):
+            decode([(first + i, seq) for i in range(chunk)])
+    prompt_rate = lanes * depth / (time.perf_counter() - start)
+    rates = {}
+    for width in (1, lanes):
+        start, steps = time.perf_counter(), 24
+        for step in range(steps):
+            decode([(depth + step + (width > 1) * steps, seq) for seq in range(width)])
+        rates[width] = width * steps / (time.perf_counter() - start)
+    llama_cpp.llama_batch_free(batch)
+    llama_cpp.llama_free(ctx)
+    llama_cpp.llama_model_free(model)
+    return {"prompt": prompt_rate, "decode": rates[1], "batched": rates[lanes]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=1)
@@ -95,6 +139,13 @@ def main() -> None:
     for path in ("reuse", "ray"):
         print(f"{path} / before matches per minute: {rows[path]['per_min'] / rows['before']['per_min']:.2f}x (goal >= 3x); "
               f"{path} / fresh: {rows[path]['per_min'] / rows['fresh']['per_min']:.2f}x")
+    rates = model_rates()
+    reuse, before = rows["reuse"], rows["before"]
+    floor = reuse["evaluated"] / rates["prompt"] + reuse["completion"] / rates["batched"]
+    print(f"model rates: prompts {rates['prompt']:.0f} tok/s in 64-token chunks, decoding {rates['decode']:.0f} tok/s "
+          f"(one sequence), {rates['batched']:.0f} tok/s (8 at once); the reuse path's work ({reuse['evaluated']} "
+          f"prompt + {reuse['completion']} reply tokens) takes at least {floor:.1f} s at those rates: at most "
+          f"{60 * reuse['matches'] / floor / before['per_min']:.2f}x the old path (it took {reuse['seconds']:.1f} s)")
     print(f"identical transcripts: reuse vs fresh {same_fresh}, reuse vs masked {same_masked}, rerun vs reuse "
           f"{same_rerun}, ray vs reuse {same_ray} "
           f"(before vs reuse {same_before}: a different arithmetic, not promised)")

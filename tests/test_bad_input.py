@@ -107,6 +107,31 @@ def test_execution_only_changes_do_not_block_a_resume(tmp_path, capsys):
     assert "holds a different tournament" in capsys.readouterr().err
 
 
+def test_a_run_made_before_line_splitting_is_told_how_to_resume(tmp_path):
+    """Prompt chunking changes a model's arithmetic, so an older llama-cpp run is not resumed under the
+    new default; the message says which setting resumes it."""
+    from dataclasses import replace
+
+    from agents import AgentSpec
+    from agents.llm import BackendSpec, ConfigError
+    from arena.runner import _check_resume, fingerprint
+    from arena.spec import TournamentSpec
+
+    def spec(split: str) -> TournamentSpec:
+        backend = BackendSpec("llama-cpp", cache=False, eval_split=split)
+        return TournamentSpec(agents=[AgentSpec("vanilla", {}, backend), AgentSpec("victim", {}, backend)],
+                              domains=["credit"], scenarios=1)
+
+    (tmp_path / "fingerprint.txt").write_text(fingerprint(spec("fixed")) + "\n")
+    with pytest.raises(ConfigError, match='eval_split = "fixed"'):
+        _check_resume(tmp_path, spec("lines"))
+    _check_resume(tmp_path, spec("fixed"))  # resumes
+    with pytest.raises(ConfigError, match="holds a different tournament"):
+        _check_resume(tmp_path, replace(spec("lines"), seed=5))
+    with pytest.raises(ConfigError, match="eval_split 'words'"):
+        BackendSpec("llama-cpp", eval_split="words")
+
+
 def test_numbers_are_parsed_strictly():
     assert _as_int("²") is None and _as_int("٣") is None and _as_int("1" * 12) is None
     assert _as_int(" 42 ") == 42 and _as_int("-3") == -3 and _as_int(True) is None

@@ -44,13 +44,15 @@ def _last_logits(llm, tokens: list[int], reuse: bool) -> np.ndarray:
     return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
 
 
-def test_a_reused_prefix_gives_the_logits_of_a_fresh_evaluation(q8_model):
-    from agents.llm.llama_cpp import ContextPool
+@pytest.mark.parametrize("split", ["lines", "fixed"])
+def test_a_reused_prefix_gives_the_logits_of_a_fresh_evaluation(q8_model, split):
+    from agents.llm.llama_cpp import ContextPool, chunk_ends
 
-    pool = ContextPool(q8_model, n_ctx=1024, n_threads=2, size=2, eval_chunk=64)
+    pool = ContextPool(q8_model, n_ctx=1024, n_threads=2, size=2, eval_chunk=64, eval_split=split)
     kept, fresh = pool.take(["kept"]), pool.take(["fresh"])
-    text = "The creditor asks for 30 days; the debtor offers 120 days and explains why. " * 16
-    base = kept.tokenize(text.encode())
+    lines = [f"Debtor: I can pay in {90 + i} days." if i % 3 else f"Creditor: {30 + i} days, and that is final. " * 3
+             for i in range(24)] + ["ok"]
+    base = kept.tokenize("\n".join(lines).encode())
     assert len(base) > 250
     _last_logits(kept, base, reuse=True)
     suffix = kept.tokenize(b" Counter-offer: 95 days, final.", add_bos=False)
@@ -58,10 +60,30 @@ def test_a_reused_prefix_gives_the_logits_of_a_fresh_evaluation(q8_model):
     # single token (with plain reuse that token is a batch of one, which changes the numbers)
     for cut, tokens in [(cut, base[:cut] + suffix) for cut in (201, 150, 64, 37)] + [(len(base), base + suffix[:1])]:
         reused = _last_logits(kept, tokens, reuse=True)
-        assert kept.last_reused == cut - cut % 64  # whole chunks only
+        assert kept.last_reused == max(end for end in [0] + chunk_ends(base, kept.line_end, 64, split) if end <= cut)
         assert np.array_equal(reused, _last_logits(fresh, tokens, reuse=False)), cut
         _last_logits(kept, base, reuse=True)  # back to the long prompt, so the next one reuses a prefix
+    if split == "lines":  # a growing dialogue re-reads only its last, unfinished line
+        assert kept.last_reused > len(base) - 20
     pool.close()
+
+
+def test_chunk_ends_depend_only_on_the_tokens_before_them():
+    from agents.llm.llama_cpp import MIN_LINE_CHUNK, chunk_ends
+
+    rng = np.random.default_rng(0)
+    line_end = np.zeros(50, dtype=bool)
+    line_end[[3, 7]] = True  # two "newline" tokens
+    tokens = [int(t) for t in rng.integers(0, 50, 600)]
+    for split in ("lines", "fixed"):
+        full = chunk_ends(tokens, line_end, 64, split)
+        for cut in range(0, 600, 7):
+            assert chunk_ends(tokens[:cut], line_end, 64, split) == [e for e in full if e <= cut]
+    sizes = np.diff([0] + chunk_ends(tokens, line_end, 64))
+    assert sizes.max() <= 64 and sizes.min() >= MIN_LINE_CHUNK
+    ends = chunk_ends(tokens, line_end, 64)
+    assert all(line_end[tokens[e - 1]] or size == 64 for e, size in zip(ends, sizes))
+    assert chunk_ends(tokens, line_end, 64, "fixed") == list(range(64, 601, 64))
 
 
 def _dialogue(reuse: bool, model: str, turns: int = 3) -> tuple[list[str], int]:

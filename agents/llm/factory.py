@@ -27,13 +27,16 @@ class BackendSpec:
     batch_threads: int | None = None  # llama-cpp: threads for prompt evaluation (None: as many as ``threads``)
     prefix_reuse: bool = True  # llama-cpp: keep each context's evaluated prompt prefix (same replies, faster)
     contexts: int = 4  # llama-cpp: model contexts per process (each agent of a match, side questions)
-    eval_chunk: int = 64  # llama-cpp: prompt tokens per decode, aligned to absolute positions (changes arithmetic)
+    eval_chunk: int = 64  # llama-cpp: the most prompt tokens per decode (changes arithmetic)
+    eval_split: str = "lines"  # llama-cpp: prompt chunks end after lines, or "fixed" every eval_chunk (changes arithmetic)
     lora_path: str | None = None  # llama-cpp: a GGUF LoRA adapter applied to the model
     grammar_shortlist: bool = True  # llama-cpp: check grammars on a shortlist where that gives the same tokens
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
             raise ConfigError(f"unknown backend {self.kind!r}; choose one of {', '.join(BACKENDS)}")
+        if self.eval_split not in ("lines", "fixed"):
+            raise ConfigError(f"eval_split {self.eval_split!r}: choose lines or fixed")
 
 
 _INSTANCES: dict[BackendSpec, Backend] = {}
@@ -48,7 +51,8 @@ def _build(spec: BackendSpec) -> Backend:
         threads = spec.threads or os.cpu_count() or 1
         return LlamaCppBackend(spec.model, n_threads=threads, n_threads_batch=spec.batch_threads or threads,
                                prefix_reuse=spec.prefix_reuse, contexts=spec.contexts, eval_chunk=spec.eval_chunk,
-                               lora_path=spec.lora_path, grammar_shortlist=spec.grammar_shortlist)
+                               lora_path=spec.lora_path, grammar_shortlist=spec.grammar_shortlist,
+                               eval_split=spec.eval_split)
     if spec.kind == "openai":
         from agents.llm.openai_backend import OpenAIBackend
 
@@ -61,12 +65,14 @@ def _build(spec: BackendSpec) -> Backend:
 
 
 def outcome_identity(spec: BackendSpec) -> list:
-    """What of a backend decides the replies: kind and model, and for llama-cpp its eval chunk and adapter."""
+    """What of a backend decides the replies: kind and model, and for llama-cpp how prompts are split
+    into chunks and its adapter (runs before line splitting recorded the fixed chunk alone)."""
     if spec.kind != "llama-cpp":
         return [spec.kind, spec.model]
     from agents.llm.llama_cpp import adapter_digest
 
-    return [spec.kind, spec.model, spec.eval_chunk] + ([adapter_digest(spec.lora_path)] if spec.lora_path else [])
+    split = [] if spec.eval_split == "fixed" else [spec.eval_split]
+    return [spec.kind, spec.model, spec.eval_chunk, *split] + ([adapter_digest(spec.lora_path)] if spec.lora_path else [])
 
 
 def servers_of(spec: BackendSpec) -> tuple[str, ...]:

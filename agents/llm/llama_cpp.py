@@ -1,9 +1,10 @@
 """The embedded backend: a GGUF model in-process through llama-cpp-python (SmolLM2 by default).
 
-Prompts are evaluated in chunks aligned to absolute token positions (``eval_chunk`` tokens), so
-the cached state of a prefix holds the same numbers whether it was just computed or kept from an
-earlier call. That is what lets a context reuse an agent's evaluated prefix (system prompt and
-dialogue so far) and still give bit-identical replies to a fresh evaluation.
+Prompts are evaluated in chunks whose ends depend only on the tokens before them (``eval_split``:
+after a line once a chunk holds ``MIN_LINE_CHUNK`` tokens, or at ``eval_chunk`` tokens; or at
+multiples of ``eval_chunk``), so the cached state of a prefix holds the same numbers whether it was
+just computed or kept from an earlier call. That is what lets a context reuse an agent's evaluated
+prefix (system prompt and dialogue so far) and still give bit-identical replies to a fresh evaluation.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from agents.llm.grammar_sampler import ShortlistGrammarSampler
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL = "smollm2-135m"
-EVAL_CHUNK = 64  # prompt tokens per decode, at positions that are multiples of it
+EVAL_CHUNK = 64  # the most prompt tokens per decode
+EVAL_SPLITS = ("lines", "fixed")  # where prompt chunks end: after lines (at most EVAL_CHUNK), or every EVAL_CHUNK
+MIN_LINE_CHUNK = 8  # a line shorter than this joins the next in one chunk (tiny batches are slow)
 DEFAULT_CONTEXTS = 4  # model contexts per process: each agent of a match, and side questions (sensing)
 
 _POOLS: dict[tuple, "ContextPool"] = {}  # one pool per process and settings
@@ -51,6 +54,27 @@ def resolve_model_path(model: str | None) -> Path:
     return path
 
 
+def chunk_ends(tokens: list[int], line_end: Any, limit: int, split: str = "lines") -> list[int]:
+    """The positions where a prompt's chunks end, read left to right, so a prefix's ends are the ends
+    of any longer prompt starting with it (the last, partial chunk is not among them)."""
+    if split == "fixed":
+        return list(range(limit, len(tokens) + 1, limit))
+    ends, start = [], 0
+    for i, token in enumerate(tokens):
+        size = i + 1 - start
+        if size == limit or (size >= MIN_LINE_CHUNK and line_end[token]):
+            ends.append(i + 1)
+            start = i + 1
+    return ends
+
+
+def line_end_mask(llm: Any) -> Any:
+    """For every token of the model's vocabulary, whether its text contains a line break."""
+    import numpy as np
+
+    return np.array([b"\n" in llm._model.token_to_piece(i, special=True) for i in range(llm.n_vocab())])
+
+
 @functools.lru_cache(maxsize=1)
 def _aligned_llama_class() -> type:
     try:
@@ -59,12 +83,14 @@ def _aligned_llama_class() -> type:
         raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
 
     class AlignedLlama(Llama):
-        """A Llama that evaluates each prompt in chunks aligned to absolute positions and reuses only
-        the whole chunks of earlier prompts (``trusted`` tokens); decoded tokens are never reused."""
+        """A Llama that evaluates each prompt in chunks that end where ``chunk_ends`` says and reuses
+        only the whole chunks of earlier prompts (``trusted`` tokens); decoded tokens are never reused."""
 
         trusted = 0
         last_reused = 0  # prompt tokens the last call took from the kept prefix
         _prompt_next = False
+        eval_split = "lines"  # set per pool
+        line_end: Any = None
 
         def start_prompt(self, reuse: bool) -> None:
             """Make the next evaluation a prompt: keep at most the trusted prefix (none without reuse)."""
@@ -78,11 +104,13 @@ def _aligned_llama_class() -> type:
             if not self._prompt_next:
                 return super().eval(tokens)  # a decoded token: batch of one, as in a fresh run
             self._prompt_next = False
-            start = self.n_tokens - self.n_tokens % self.n_batch  # back to a chunk boundary
-            tokens = [int(t) for t in self.input_ids[start:self.n_tokens]] + list(tokens)
+            prompt = [int(t) for t in self.input_ids[:self.n_tokens]] + [int(t) for t in tokens]
+            ends = chunk_ends(prompt, self.line_end, self.n_batch, self.eval_split)
+            start = max([0] + [end for end in ends if end <= self.n_tokens])  # back to a chunk's end
             self.n_tokens = self.last_reused = start
-            super().eval(tokens)
-            self.trusted = self.n_tokens - self.n_tokens % self.n_batch
+            for end in [end for end in ends if end > start] + ([len(prompt)] if len(prompt) not in ends else []):
+                super().eval(prompt[self.n_tokens:end])
+            self.trusted = ends[-1] if ends else 0
 
         grammar_shortlist = True  # check a grammar on a shortlist where that gives the same tokens (set per pool)
 
@@ -105,8 +133,9 @@ class ContextPool:
     conversation shares the most leading messages with it (else the least recently used)."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int, size: int, eval_chunk: int,
-                 lora_path: str | None = None, n_threads_batch: int | None = None, grammar_shortlist: bool = True):
-        self.grammar_shortlist = grammar_shortlist
+                 lora_path: str | None = None, n_threads_batch: int | None = None, grammar_shortlist: bool = True,
+                 eval_split: str = "lines"):
+        self.grammar_shortlist, self.eval_split = grammar_shortlist, eval_split
         # llama-cpp-python would evaluate prompts on every core of the machine whatever n_threads says,
         # so Ray workers sized to share the cores would oversubscribe them: prompts get the same count
         self.settings = dict(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
@@ -117,11 +146,15 @@ class ContextPool:
         self.size = size
         self.slots: list[tuple[Any, list]] = []  # (context, messages it last served), most recent last
         self.lock = threading.Lock()
+        self.line_end: Any = None
         self.evaluated = self.reused = 0  # prompt tokens computed / taken from a kept prefix
 
     def _new(self) -> Any:
         context = _aligned_llama_class()(**self.settings)
-        context.grammar_shortlist = self.grammar_shortlist
+        context.grammar_shortlist, context.eval_split = self.grammar_shortlist, self.eval_split
+        if self.line_end is None:
+            self.line_end = line_end_mask(context)  # ~0.1 s for SmolLM2's 49,152 tokens, once per pool
+        context.line_end = self.line_end
         return context
 
     def take(self, messages: list) -> Any:
@@ -154,13 +187,14 @@ class ContextPool:
 
 def context_pool(path: Path, n_ctx: int, n_threads: int, size: int = DEFAULT_CONTEXTS,
                  eval_chunk: int = EVAL_CHUNK, lora_path: str | None = None,
-                 n_threads_batch: int | None = None, grammar_shortlist: bool = True) -> ContextPool:
+                 n_threads_batch: int | None = None, grammar_shortlist: bool = True,
+                 eval_split: str = "lines") -> ContextPool:
     """The process-wide pool for these settings, created on first use."""
-    key = (str(path), n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch, grammar_shortlist)
+    key = (str(path), n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch, grammar_shortlist, eval_split)
     with _LOCK:
         if key not in _POOLS:
             _POOLS[key] = ContextPool(path, n_ctx, n_threads, size, eval_chunk, lora_path, n_threads_batch,
-                                      grammar_shortlist)
+                                      grammar_shortlist, eval_split)
         return _POOLS[key]
 
 
@@ -195,18 +229,22 @@ class LlamaCppBackend(Backend):
 
     ``prefix_reuse`` keeps each context's evaluated prompt prefix between calls, and
     ``grammar_shortlist`` checks the grammar on a shortlist of tokens where that settles the draw
-    (see grammar_sampler); replies are the same with either on or off (same ``eval_chunk``), only faster.
+    (see grammar_sampler); replies are the same with either on or off (same ``eval_chunk`` and
+    ``eval_split``), only faster.
     """
 
     kind = "llama-cpp"
 
     def __init__(self, model: str | None = None, n_ctx: int = 2048, n_threads: int = 1,
                  prefix_reuse: bool = True, contexts: int = DEFAULT_CONTEXTS, eval_chunk: int = EVAL_CHUNK,
-                 lora_path: str | None = None, n_threads_batch: int | None = None, grammar_shortlist: bool = True):
+                 lora_path: str | None = None, n_threads_batch: int | None = None, grammar_shortlist: bool = True,
+                 eval_split: str = "lines"):
         super().__init__()
-        self.grammar_shortlist = grammar_shortlist
+        self.grammar_shortlist, self.eval_split = grammar_shortlist, eval_split
         if contexts < 1 or eval_chunk < 1:
             raise ConfigError("llama-cpp needs at least one context and an eval chunk of at least one token")
+        if eval_split not in EVAL_SPLITS:
+            raise ConfigError(f"llama-cpp eval_split {eval_split!r}: choose one of {', '.join(EVAL_SPLITS)}")
         self.path = resolve_model_path(model)
         self.model = DEFAULT_MODEL if model in (None, "", "smollm2") else str(model)
         self.n_ctx, self.n_threads, self.prefix_reuse = n_ctx, n_threads, prefix_reuse
@@ -219,12 +257,13 @@ class LlamaCppBackend(Backend):
     @property
     def identity(self) -> str:
         lora = f"+lora:{adapter_digest(self.lora_path)}" if self.lora_path else ""
-        return f"{self.model}@chunk{self.eval_chunk}{lora}"
+        split = "chunk" if self.eval_split == "fixed" else self.eval_split
+        return f"{self.model}@{split}{self.eval_chunk}{lora}"
 
     @property
     def pool(self) -> ContextPool:
         return context_pool(self.path, self.n_ctx, self.n_threads, self.contexts, self.eval_chunk, self.lora_path,
-                            self.n_threads_batch, self.grammar_shortlist)
+                            self.n_threads_batch, self.grammar_shortlist, self.eval_split)
 
     def preflight(self) -> None:
         with self.pool.lock:
