@@ -100,11 +100,12 @@ def model_rates(chunk: int = 64, lanes: int = 8, depth: int = 512) -> dict[str, 
         for first in range(0, depth, chunk):
             decode([(first + i, seq) for i in range(chunk)])
     prompt_rate = lanes * depth / (time.perf_counter() - start)
-    rates = {}
+    rates, next_position = {}, [depth] * lanes
     for width in (1, lanes):
         start, steps = time.perf_counter(), 24
-        for step in range(steps):
-            decode([(depth + step + (width > 1) * steps, seq) for seq in range(width)])
+        for _ in range(steps):
+            decode([(next_position[seq], seq) for seq in range(width)])
+            next_position[:width] = [p + 1 for p in next_position[:width]]
         rates[width] = width * steps / (time.perf_counter() - start)
     llama_cpp.llama_batch_free(batch)
     llama_cpp.llama_free(ctx)
@@ -139,7 +140,8 @@ def main() -> None:
     for path in ("reuse", "ray"):
         print(f"{path} / before matches per minute: {rows[path]['per_min'] / rows['before']['per_min']:.2f}x (goal >= 3x); "
               f"{path} / fresh: {rows[path]['per_min'] / rows['fresh']['per_min']:.2f}x")
-    rates = model_rates()
+    trials = [model_rates() for _ in range(3)]  # this VM's speed wanders; the floor takes the best of each
+    rates = {key: max(t[key] for t in trials) for key in trials[0]}
     reuse, before = rows["reuse"], rows["before"]
     floor = reuse["evaluated"] / rates["prompt"] + reuse["completion"] / rates["batched"]
     print(f"model rates: prompts {rates['prompt']:.0f} tok/s in 64-token chunks, decoding {rates['decode']:.0f} tok/s "
