@@ -9,6 +9,7 @@ from agents.llm.cache import CachedBackend, ResponseCache
 from agents.llm.scripted import ScriptedBackend
 
 BACKENDS = ("scripted", "llama-cpp", "ollama", "openai")
+EVAL_SPLITS = ("lines", "fixed")  # llama-cpp: where prompt chunks end (see agents.llm.llama_cpp.chunk_ends)
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ class BackendSpec:
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
             raise ConfigError(f"unknown backend {self.kind!r}; choose one of {', '.join(BACKENDS)}")
-        if self.eval_split not in ("lines", "fixed"):
-            raise ConfigError(f"eval_split {self.eval_split!r}: choose lines or fixed")
+        if self.eval_split not in EVAL_SPLITS:
+            raise ConfigError(f"eval_split {self.eval_split!r}: choose one of {', '.join(EVAL_SPLITS)}")
 
 
 _INSTANCES: dict[BackendSpec, Backend] = {}

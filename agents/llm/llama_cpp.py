@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from agents.llm.base import Backend, BackendError, ChatRequest, Completion, ConfigError, parse_json_object
+from agents.llm.factory import EVAL_SPLITS
 from agents.llm.grammar import schema_to_gbnf
 from agents.llm.grammar_sampler import ShortlistGrammarSampler
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL = "smollm2-135m"
 EVAL_CHUNK = 64  # the most prompt tokens per decode
-EVAL_SPLITS = ("lines", "fixed")  # where prompt chunks end: after lines (at most EVAL_CHUNK), or every EVAL_CHUNK
 MIN_LINE_CHUNK = 8  # a line shorter than this joins the next in one chunk (tiny batches are slow)
 DEFAULT_CONTEXTS = 4  # model contexts per process: each agent of a match, and side questions (sensing)
 
@@ -244,7 +244,7 @@ class LlamaCppBackend(Backend):
         if contexts < 1 or eval_chunk < 1:
             raise ConfigError("llama-cpp needs at least one context and an eval chunk of at least one token")
         if eval_split not in EVAL_SPLITS:
-            raise ConfigError(f"llama-cpp eval_split {eval_split!r}: choose one of {', '.join(EVAL_SPLITS)}")
+            raise ConfigError(f"eval_split {eval_split!r}: choose one of {', '.join(EVAL_SPLITS)}")
         self.path = resolve_model_path(model)
         self.model = DEFAULT_MODEL if model in (None, "", "smollm2") else str(model)
         self.n_ctx, self.n_threads, self.prefix_reuse = n_ctx, n_threads, prefix_reuse
