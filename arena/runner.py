@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import collections
-import functools
 import hashlib
 import json
 import logging
@@ -22,7 +21,7 @@ from arena.ray_local import llm_resource, start_ray, stop_ray
 from arena.schedule import SEED_SCHEME, Session, build_sessions
 from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import Result, RunStore
-from envs import COUNTERPART, FOCAL, NegotiationEnv, Scenario, load_scenarios
+from envs import COUNTERPART, FOCAL, NegotiationEnv, get_scenario
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,6 @@ class PlaySettings:
     converge_within: int | None
     timeout_s: float
     retries: int
-
-
-@functools.cache
-def _scenario_index(domain: str) -> dict[str, Scenario]:
-    return {s.id: s for s in load_scenarios(domain, "all")}
 
 
 def _learns(agent: Agent) -> bool:
@@ -61,14 +55,14 @@ def run_session(session: Session, settings: PlaySettings, skip: frozenset[str]) 
     load_plugins()
     agents = {FOCAL: make_agent(session.focal), COUNTERPART: make_agent(session.counterpart)}
     replay = any(_learns(a) for a in agents.values())
-    first = _scenario_index(session.domain)[session.matches[0].scenario_id]
+    first = get_scenario(session.domain, session.matches[0].scenario_id)
     env = NegotiationEnv(first, max_messages=settings.max_messages, taxonomy=settings.taxonomy,
                          converge_within=settings.converge_within)
     results = []
     for match in session.matches:
         if match.match_id in skip and not replay:
             continue
-        scenario = _scenario_index(match.domain)[match.scenario_id]
+        scenario = get_scenario(match.domain, match.scenario_id)
         error = ""
         for attempt in range(1, settings.retries + 2):
             try:
@@ -173,8 +167,9 @@ def _split_fixed(spec: TournamentSpec) -> TournamentSpec:
 
 def _check_resume(out: Path, spec: TournamentSpec) -> None:
     marker = out / "fingerprint.txt"
-    if marker.exists() and marker.read_text().strip() != fingerprint(spec):
-        if marker.read_text().strip() == fingerprint(_split_fixed(spec)):
+    recorded = marker.read_text().strip() if marker.exists() else None
+    if recorded is not None and recorded != fingerprint(spec):
+        if recorded == fingerprint(_split_fixed(spec)):
             raise ConfigError(f"{out} was evaluated with prompts cut every eval_chunk tokens (before line splitting); "
                               'resume it with eval_split = "fixed" in its agents\' llama-cpp backend tables')
         raise ConfigError(f"{out} holds a different tournament; use another --out or the same settings to resume")

@@ -7,7 +7,7 @@ from envs.emomas import CSVImportError, load_emomas_csv
 from envs.emotions import DEFAULT_TAXONOMY, EKMAN_7, GOEMOTIONS_28, TAXONOMIES, get_taxonomy
 from envs.negotiation import DEFAULT_MAX_MESSAGES, NegotiationEnv
 from envs.outcome import Outcome, Violation, distance_to_nash, make_outcome, nash_point, savings, utility
-from envs.scenarios import SPLITS, Scenario, load_scenarios
+from envs.scenarios import SPLITS, Scenario, get_scenario, load_scenarios
 
 
 def make_env(domain: str, scenario: Scenario | int | str | None = None, **options) -> NegotiationEnv:
@@ -22,10 +22,7 @@ def make_env(domain: str, scenario: Scenario | int | str | None = None, **option
     elif isinstance(scenario, int):
         scenario = load_scenarios(domain, "all")[scenario]
     elif isinstance(scenario, str):
-        matches = [s for s in load_scenarios(domain, "all") if s.id == scenario]
-        if not matches:
-            raise KeyError(f"no scenario {scenario!r} in domain {domain}")
-        scenario = matches[0]
+        scenario = get_scenario(domain, scenario)
     if scenario.domain != domain:
         raise ValueError(f"scenario {scenario.id} belongs to {scenario.domain}, not {domain}")
     return NegotiationEnv(scenario, **options)
@@ -35,6 +32,6 @@ __all__ = [
     "Action", "CSVImportError", "COUNTERPART", "DEFAULT_MAX_MESSAGES", "DEFAULT_TAXONOMY", "DOMAINS",
     "Domain", "EKMAN_7", "FOCAL", "GOEMOTIONS_28", "MAX_MESSAGE_CHARS", "MESSAGE_CHARSET", "MOVES",
     "NegotiationEnv", "Outcome", "ROLE_KINDS", "SPLITS", "Scenario", "TAXONOMIES", "Violation",
-    "distance_to_nash", "get_domain", "get_taxonomy", "load_emomas_csv", "load_scenarios", "make_env",
+    "distance_to_nash", "get_domain", "get_scenario", "get_taxonomy", "load_emomas_csv", "load_scenarios", "make_env",
     "make_outcome", "nash_point", "sanitize_message", "savings", "utility",
 ]

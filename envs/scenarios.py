@@ -158,6 +158,20 @@ def _all_scenarios(domain_name: str) -> tuple[Scenario, ...]:
     return tuple(generate_scenario(domain_name, i) for i in range(SCENARIOS_PER_DOMAIN))
 
 
+@functools.cache
+def _scenarios_by_id(domain_name: str) -> dict[str, Scenario]:
+    return {s.id: s for s in _all_scenarios(domain_name)}
+
+
+def get_scenario(domain: str, scenario_id: str) -> Scenario:
+    """One built-in scenario of a domain by its id (a KeyError naming it if there is none)."""
+    get_domain(domain)
+    try:
+        return _scenarios_by_id(domain)[scenario_id]
+    except KeyError:
+        raise KeyError(f"no scenario {scenario_id!r} in domain {domain}") from None
+
+
 def load_scenarios(domain: str, split: str = "test") -> list[Scenario]:
     """The built-in scenarios of a domain: split is "train" (80), "test" (20) or "all" (100)."""
     get_domain(domain)

@@ -9,7 +9,7 @@ from arena.judging import JudgePair, append_vote, pick_pair, vote_record
 from arena.storage import load_transcript
 from arena.web.runs import catalog, transcript_rows
 from arena.web.security import person
-from envs import get_domain, load_scenarios
+from envs import get_domain, get_scenario
 
 blueprint = Blueprint("judge", __name__)
 MAX_PENDING = 10_000  # pairs shown and not yet voted on, kept server-side so the page never names the agents
@@ -52,7 +52,7 @@ def judge():
             pending.pop(next(iter(pending)))
         pending[token] = (person(), key, pair)
     domain = get_domain(pair.domain)
-    scenario = next(s for s in load_scenarios(pair.domain, "all") if s.id == pair.scenario)
+    scenario = get_scenario(pair.domain, pair.scenario)
     records = catalog().matches(catalog().get(key)).set_index("match_id")
     return render_template("judge.html", pair=pair, token=token, role_name=domain.role_name(pair.role),
                            domain=domain, first=_blind(pair, pair.first, "A"), second=_blind(pair, pair.second, "B"),
