@@ -70,6 +70,11 @@ class Catalog:
                 found.setdefault(ref.key, ref)
         return list(found.values())
 
+    def key_of(self, path: Path) -> str | None:
+        """The address key of the run at ``path`` (a folder this server was given), None until it holds a run."""
+        ref = _ref(path)
+        return ref.key if is_run(ref.path) else None
+
     def get(self, key: str) -> RunRef:
         for ref in self.runs():
             if ref.key == key:

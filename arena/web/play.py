@@ -66,9 +66,7 @@ def _page(live: LiveMatch, error: str | None = None, form: dict | None = None, s
 
 
 def _run_key() -> str | None:
-    catalog = current_app.extensions["arena"]["catalog"]
-    play_run = room().run_dir.resolve()
-    return next((ref.key for ref in catalog.runs() if ref.path == play_run), None)
+    return current_app.extensions["arena"]["catalog"].key_of(room().run_dir)
 
 
 @blueprint.route("/play/<live_id>", methods=["GET"])
