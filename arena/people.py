@@ -165,9 +165,9 @@ class PlayRoom:
             raise ConfigError(f"role must be {FOCAL} or {COUNTERPART}")
         if request.opponent not in self.opponents.names(request.domain, request.kind):
             raise ConfigError(f"{request.opponent!r} cannot play opposite the {request.kind} role in {request.domain}")
-        with self.lock:
-            if sum(live.record is None for live in self.live.values()) >= self.max_live:
-                raise ConfigError(f"{self.max_live} matches are already being played on this server; try again later")
+        with self.lock:  # before building agents; checked again when the match is added
+            if self._full():
+                raise self._full_error()
         live_id = secrets.token_hex(6)
         scenario, pick = self._pick(request)
         opponent = self.opponents.spec_for(request.opponent, request.backend)
@@ -185,10 +185,19 @@ class PlayRoom:
         live = LiveMatch(live_id, person, match, scenario, request.kind, view, channel)
         live.thread = threading.Thread(target=self._run, args=(live, agents, pick), daemon=True,
                                        name=f"person-match-{live_id}")
-        with self.lock:
+        with self.lock:  # the count and the insertion under one lock: simultaneous starts cannot overfill
+            if self._full():
+                close_channel(live_id)
+                raise self._full_error()
             self.live[live_id] = live
         live.thread.start()
         return live
+
+    def _full(self) -> bool:
+        return sum(live.record is None for live in self.live.values()) >= self.max_live
+
+    def _full_error(self) -> ConfigError:
+        return ConfigError(f"{self.max_live} matches are already being played on this server; try again later")
 
     def _run(self, live: LiveMatch, agents: dict, pick: str) -> None:
         spec = self.spec

@@ -141,6 +141,20 @@ def test_a_bad_choice_of_match_is_named(run):
         room.close()
 
 
+def test_a_full_server_refuses_another_match_and_leaves_no_channel_open(run):
+    from agents.human import CHANNELS
+
+    room = room_for(run, max_live=1)
+    try:
+        room.start("p1", PlayRequest("credit", "focal", "victim", "scripted", SCENARIO.id))
+        open_before = set(CHANNELS)
+        with pytest.raises(ConfigError, match="1 matches are already being played"):
+            room.start("p2", PlayRequest("credit", "focal", "victim", "scripted", SCENARIO.id))
+        assert set(CHANNELS) == open_before and len(room.live) == 1
+    finally:
+        room.close()
+
+
 def test_the_human_agent_cannot_join_a_tournament(tmp_path, capsys):
     code = main(["tournament", "--agents", "human,victim", "--domains", "credit", "--scenarios", "1",
                  "--workers", "0", "--out", str(tmp_path / "t"), "--quiet"])
