@@ -176,3 +176,29 @@ def test_backend_specs_are_validated():
     with pytest.raises(ConfigError, match="needs a model"):
         make_backend(BackendSpec(kind="ollama"))
     assert math.isfinite(GenerationOptions().temperature)
+
+
+@pytest.mark.llm
+def test_models_loaded_from_several_threads_leave_stdout_and_stderr_in_place():
+    import os
+    import threading
+
+    from agents.llm.llama_cpp import ContextPool, default_model_path
+
+    def where(fd: int) -> tuple[int, int]:
+        info = os.fstat(fd)
+        return info.st_dev, info.st_ino
+
+    before = where(1), where(2)
+    pools = [ContextPool(default_model_path(), 256 + 64 * i, 1, 1, 64) for i in range(4)]
+    threads = [threading.Thread(target=pool.take, args=([{"role": "user", "content": "hi"}],)) for pool in pools]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert (where(1), where(2)) == before
+        assert all(len(pool.slots) == 1 for pool in pools)
+    finally:
+        for pool in pools:
+            pool.close()

@@ -32,6 +32,9 @@ DEFAULT_CONTEXTS = 4  # model contexts per process: each agent of a match, and s
 
 _POOLS: dict[tuple, "ContextPool"] = {}  # one pool per process and settings
 _LOCK = threading.Lock()
+# llama-cpp-python silences a model load by pointing the process's stdout and stderr at /dev/null and
+# back: two loads at once (two pools, e.g. from the web app's threads) could leave them pointing there
+_LOAD_LOCK = threading.Lock()
 
 
 def default_model_path() -> Path:
@@ -52,6 +55,20 @@ def resolve_model_path(model: str | None) -> Path:
     if not path.is_file():
         raise ConfigError(f"llama-cpp model {model!r} is neither '{DEFAULT_MODEL}' nor a GGUF file path")
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def build_identity() -> str:
+    """The llama.cpp build computing replies here: the binding's version and the CPU features its
+    kernels use. Replies are bit-identical only on the same build, so each match records this."""
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    features = [part.split("=")[0].split()[-1] for part in info.split("|")
+                if part.strip().endswith("= 1") and part.split("=")[0].split()]
+    return f"llama-cpp-python {llama_cpp.__version__} ({' '.join(features) or 'no CPU features reported'})"
 
 
 def chunk_ends(tokens: list[int], line_end: Any, limit: int, split: str = "lines") -> list[int]:
@@ -150,7 +167,8 @@ class ContextPool:
         self.evaluated = self.reused = 0  # prompt tokens computed / taken from a kept prefix
 
     def _new(self) -> Any:
-        context = _aligned_llama_class()(**self.settings)
+        with _LOAD_LOCK:
+            context = _aligned_llama_class()(**self.settings)
         context.grammar_shortlist, context.eval_split = self.grammar_shortlist, self.eval_split
         if self.line_end is None:
             self.line_end = line_end_mask(context)  # ~0.1 s for SmolLM2's 49,152 tokens, once per pool
