@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from agents import Agent, AgentSpec, Guard, Observation, ScenarioView, Turn
 from agents.llm import CallStats
+from agents.llm.factory import backend_build
 from agents.sensing import shared_lexicon_sensor
 from arena.schedule import MatchSpec, derive_seed
 from envs import COUNTERPART, FOCAL, ROLE_KINDS, NegotiationEnv, Scenario, get_domain
@@ -98,6 +99,9 @@ def base_record(match: MatchSpec) -> dict[str, Any]:
             "counterpart_backend": match.counterpart.resolved_backend.kind,
             "focal_model": match.focal.resolved_backend.model or "",
             "counterpart_model": match.counterpart.resolved_backend.model or "",
+            # the llama.cpp build that computed the replies ("" for other backends): bit-identical only on the same
+            "focal_build": backend_build(match.focal.resolved_backend),
+            "counterpart_build": backend_build(match.counterpart.resolved_backend),
             "response_model": _response_model(match.counterpart)}
 
 

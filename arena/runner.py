@@ -13,7 +13,7 @@ import pandas as pd
 
 from agents import Agent, load_plugins, make_agent
 from agents.llm import ConfigError, HostUnavailable
-from agents.llm.factory import outcome_identity, server_of
+from agents.llm.factory import backend_build, outcome_identity, server_of
 from agents.response_model import response_model_identity
 from arena.hosts import HostPlan
 from arena.match import error_record, play
@@ -177,13 +177,36 @@ def _check_resume(out: Path, spec: TournamentSpec) -> None:
     (out / "tournament.toml").write_text(spec.to_toml(), encoding="utf-8")
 
 
+def _builds_here(spec: TournamentSpec) -> set[str]:
+    return {backend_build(a.resolved_backend) for a in spec.agents} - {""}
+
+
+def builds_elsewhere(records: dict[str, dict[str, Any]], spec: TournamentSpec) -> dict[str, int]:
+    """Finished matches whose replies another llama.cpp build computed (build: matches); replies are
+    bit-identical only on the same build, so these may not replay the same in this process."""
+    here, other = _builds_here(spec), collections.Counter()
+    for record in records.values():
+        if not record.get("error"):
+            other.update({b for b in (record.get("focal_build"), record.get("counterpart_build")) if b and b not in here})
+    return dict(other)
+
+
+def _note_builds(out: Path, store: RunStore, spec: TournamentSpec, note: Callable[[str], None]) -> None:
+    here = ", ".join(sorted(_builds_here(spec))) or "no llama.cpp"
+    for build, count in builds_elsewhere(store.records, spec).items():
+        note(f"{count} finished match(es) in {out} were computed by {build}; this process has {here}: "
+             "they stand as recorded, but replies are bit-identical only on the same build and CPU features, "
+             "so a rerun here (or an agent that learns replaying them) may not reproduce them")
+
+
 def run_tournament(spec: TournamentSpec, out: str | Path,
                    on_result: Callable[[dict[str, Any]], None] | None = None,
                    on_start: Callable[[int, int], None] | None = None,
                    on_phase: Callable[[str], None] | None = None,
                    on_note: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run (or resume) a tournament into ``out``; returns the match table. ``on_note`` hears about
-    servers left out or lost (default: the ``arena`` logger)."""
+    servers left out or lost, and finished matches another llama.cpp build computed (default: the
+    ``arena`` logger)."""
     spec = resolve_backends(spec).validate()
     sessions = build_sessions(spec)
     out = Path(out)
@@ -192,10 +215,13 @@ def run_tournament(spec: TournamentSpec, out: str | Path,
         done = store.finished
         jobs = [(s, frozenset(m.match_id for m in s.matches if m.match_id in done)) for s in sessions]
         jobs = [(s, skip) for s, skip in jobs if len(skip) < len(s.matches)]
-        plan = HostPlan(spec, on_note or logging.getLogger("arena").warning)
+        note = on_note or logging.getLogger("arena").warning
+        plan = HostPlan(spec, note)
         if jobs:
             plan.preflight(spec)
         _check_resume(out, spec)
+        if jobs:
+            _note_builds(out, store, spec, note)
         total = sum(len(s.matches) for s in sessions)
         if on_start:
             on_start(total, total - sum(len(s.matches) - len(skip) for s, skip in jobs))

@@ -3,6 +3,7 @@ single call and across whole tournaments (rerun, resume, another worker count)."
 from __future__ import annotations
 
 import ctypes
+import json
 import shutil
 
 import numpy as np
@@ -10,8 +11,10 @@ import pytest
 
 from agents import AgentSpec
 from agents.llm import BackendSpec, ChatRequest, GenerationOptions, action_schema
+from agents.llm.llama_cpp import build_identity
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
+from arena.storage import load_matches
 from envs import DOMAINS, EKMAN_7
 from tests.helpers import outcomes
 
@@ -21,7 +24,8 @@ pytestmark = pytest.mark.llm
 @pytest.fixture(scope="module")
 def q8_model(tmp_path_factory):
     """SmolLM2 requantised to Q8_0: a type whose CPU kernels give different numbers for different batch
-    shapes (the shipped Q4_1 happens not to), so it shows whether alignment is doing its job."""
+    shapes on every build we met (the shipped Q4_1 does on some builds, not on others), so it shows
+    whether alignment is doing its job."""
     import llama_cpp
 
     from agents.llm.llama_cpp import default_model_path
@@ -125,12 +129,18 @@ def test_tournaments_with_reuse_match_without_it_on_rerun_resume_and_ray(tmp_pat
     assert len(expected) == 2 and all(len(t) >= 2 for t in expected.values())
     run_tournament(spec(True, 0), tmp_path / "reuse")
     assert outcomes(tmp_path / "reuse") == expected
-    # resume: keep the first finished match only, then run again into the same directory
+    assert set(load_matches(tmp_path / "reuse")["focal_build"]) == {build_identity()}
+    # resume: keep the first finished match only, as if another llama.cpp build had computed it
     shutil.copytree(tmp_path / "reuse", tmp_path / "resumed")
     log = tmp_path / "resumed" / "results.jsonl"
-    log.write_text(log.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
-    run_tournament(spec(True, 0), tmp_path / "resumed")
+    kept = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+    kept["record"]["focal_build"] = "llama-cpp-python 0.0.1 (SSE3)"
+    log.write_text(json.dumps(kept) + "\n", encoding="utf-8")
+    notes: list[str] = []
+    run_tournament(spec(True, 0), tmp_path / "resumed", on_note=notes.append)
     assert outcomes(tmp_path / "resumed") == expected
+    assert len(notes) == 1 and "1 finished match(es)" in notes[0] and "0.0.1 (SSE3)" in notes[0]
+    assert build_identity() in notes[0]
     run_tournament(spec(True, 2), tmp_path / "ray")
     assert outcomes(tmp_path / "ray") == expected
 

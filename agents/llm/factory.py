@@ -43,6 +43,16 @@ class BackendSpec:
 _INSTANCES: dict[BackendSpec, Backend] = {}
 
 
+def backend_build(spec: BackendSpec) -> str:
+    """What computes this backend's replies beyond its identity, where this process can tell: the
+    llama.cpp build for llama-cpp (another build may give other numbers); "" for the rest."""
+    if spec.kind != "llama-cpp":
+        return ""
+    from agents.llm.llama_cpp import build_identity
+
+    return build_identity()
+
+
 def _build(spec: BackendSpec) -> Backend:
     if spec.kind == "scripted":
         return ScriptedBackend()
