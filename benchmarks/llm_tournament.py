@@ -30,7 +30,7 @@ from pathlib import Path
 
 from agents import AgentSpec
 from agents.llm import BackendSpec
-from agents.llm.llama_cpp import _POOLS
+from agents.llm.llama_cpp import _POOLS, build_identity
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import load_transcripts
@@ -131,7 +131,8 @@ def main() -> None:
         same_ray = outcomes(Path(tmp) / "ray") == outcomes(Path(tmp) / "reuse")
         same_rerun = outcomes(Path(tmp) / "rerun") == outcomes(Path(tmp) / "reuse")
         same_before = outcomes(Path(tmp) / "before") == outcomes(Path(tmp) / "reuse")
-    print(f"credit, {args.scenarios} scenario(s), agents {args.agents}, {os.cpu_count()} cores, cache off")
+    print(f"credit, {args.scenarios} scenario(s), agents {args.agents}, {os.cpu_count()} cores, cache off, "
+          f"{build_identity()}")
     print(f"{'path':7s} {'matches':>7s} {'seconds':>8s} {'match/min':>9s} {'prompt tok/s':>12s} "
           f"{'compl tok/s':>11s} {'evaluated':>9s} {'reused':>7s} {'errors':>6s}")
     for r in [rows["before"], rows["fresh"], rows["masked"], rows["reuse"], rerun | {"path": "rerun"}, rows["ray"]]:
