@@ -177,14 +177,10 @@ def _check_resume(out: Path, spec: TournamentSpec) -> None:
     (out / "tournament.toml").write_text(spec.to_toml(), encoding="utf-8")
 
 
-def _builds_here(spec: TournamentSpec) -> set[str]:
-    return {backend_build(a.resolved_backend) for a in spec.agents} - {""}
-
-
-def builds_elsewhere(records: dict[str, dict[str, Any]], spec: TournamentSpec) -> dict[str, int]:
-    """Finished matches whose replies another llama.cpp build computed (build: matches); replies are
-    bit-identical only on the same build, so these may not replay the same in this process."""
-    here, other = _builds_here(spec), collections.Counter()
+def builds_elsewhere(records: dict[str, dict[str, Any]], here: set[str]) -> dict[str, int]:
+    """Finished matches whose replies a llama.cpp build not in ``here`` computed (build: matches);
+    replies are bit-identical only on the same build, so these may not replay the same here."""
+    other: collections.Counter = collections.Counter()
     for record in records.values():
         if not record.get("error"):
             other.update({b for b in (record.get("focal_build"), record.get("counterpart_build")) if b and b not in here})
@@ -192,11 +188,12 @@ def builds_elsewhere(records: dict[str, dict[str, Any]], spec: TournamentSpec) -
 
 
 def _note_builds(out: Path, store: RunStore, spec: TournamentSpec, note: Callable[[str], None]) -> None:
-    here = ", ".join(sorted(_builds_here(spec))) or "no llama.cpp"
-    for build, count in builds_elsewhere(store.records, spec).items():
-        note(f"{count} finished match(es) in {out} were computed by {build}; this process has {here}: "
-             "they stand as recorded, but replies are bit-identical only on the same build and CPU features, "
-             "so a rerun here (or an agent that learns replaying them) may not reproduce them")
+    here = {backend_build(a.resolved_backend) for a in spec.agents} - {""}
+    for build, count in builds_elsewhere(store.records, here).items():
+        note(f"{count} finished match(es) in {out} were computed by {build}; this process has "
+             f"{', '.join(sorted(here)) or 'no llama.cpp'}: they stand as recorded, but replies are bit-identical "
+             "only on the same build and CPU features, so a rerun here (or an agent that learns replaying them) "
+             "may not reproduce them")
 
 
 def run_tournament(spec: TournamentSpec, out: str | Path,

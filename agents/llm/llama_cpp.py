@@ -14,6 +14,7 @@ import gc
 import hashlib
 import importlib.util
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -57,17 +58,21 @@ def resolve_model_path(model: str | None) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=1)
-def build_identity() -> str:
-    """The llama.cpp build computing replies here: the binding's version and the CPU features its
-    kernels use. Replies are bit-identical only on the same build, so each match records this."""
+def _binding() -> Any:
+    """The llama_cpp module, or a ConfigError saying which extra installs it."""
     try:
         import llama_cpp
     except ImportError as exc:
         raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
-    info = llama_cpp.llama_print_system_info().decode(errors="replace")
-    features = [part.split("=")[0].split()[-1] for part in info.split("|")
-                if part.strip().endswith("= 1") and part.split("=")[0].split()]
+    return llama_cpp
+
+
+@functools.lru_cache(maxsize=1)
+def build_identity() -> str:
+    """The llama.cpp build computing replies here: the binding's version and the CPU features its
+    kernels use. Replies are bit-identical only on the same build, so each match records this."""
+    llama_cpp = _binding()
+    features = re.findall(r"(\w+) = 1", llama_cpp.llama_print_system_info().decode(errors="replace"))
     return f"llama-cpp-python {llama_cpp.__version__} ({' '.join(features) or 'no CPU features reported'})"
 
 
@@ -94,10 +99,7 @@ def line_end_mask(llm: Any) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _aligned_llama_class() -> type:
-    try:
-        from llama_cpp import Llama
-    except ImportError as exc:
-        raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
+    Llama = _binding().Llama
 
     class AlignedLlama(Llama):
         """A Llama that evaluates each prompt in chunks that end where ``chunk_ends`` says and reuses
