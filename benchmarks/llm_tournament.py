@@ -8,7 +8,9 @@
 - ``masked``: reuse with the grammar applied to the whole vocabulary on every token (as
   llama-cpp-python does) instead of the shortlist (the transcripts must be identical);
 - ``ray``: reuse on Ray workers, one per core, each model on one thread (prompts too): several
-  sessions at once (thread counts do not change the arithmetic: the transcripts must be identical).
+  sessions at once (thread counts do not change the arithmetic: the transcripts must be identical);
+- ``forward``: reuse with ``fast_forward`` (forced text appended, not drawn): other replies, so other
+  matches: compare its tokens per second as well as its matches per minute.
 
 Goal: ``reuse`` or ``ray`` plays at least 3x the matches per minute of ``before``, with identical outcomes.
 The response cache is off throughout. Scripted counterparts follow the default response model.
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from agents import AgentSpec
 from agents.llm import BackendSpec
-from agents.llm.llama_cpp import _POOLS, build_identity
+from agents.llm.llama_cpp import _POOLS, build_identity, plain_weight_buffers
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import load_transcripts
@@ -42,6 +44,7 @@ PATHS = {
     "reuse": dict(threads=os.cpu_count() or 1, prefix_reuse=True),
     "masked": dict(threads=os.cpu_count() or 1, prefix_reuse=True, grammar_shortlist=False),
     "ray": dict(prefix_reuse=True),  # Ray workers, one per core, each model on its share of the cores
+    "forward": dict(threads=os.cpu_count() or 1, prefix_reuse=True, fast_forward=True),
 }
 WORKERS = {"ray": os.cpu_count() or 1}  # every other path plays in-process
 
@@ -80,7 +83,9 @@ def model_rates(chunk: int = 64, lanes: int = 8, depth: int = 512) -> dict[str, 
 
     from agents.llm.llama_cpp import default_model_path
 
-    model = llama_cpp.llama_model_load_from_file(str(default_model_path()).encode(), llama_cpp.llama_model_default_params())
+    model_params = llama_cpp.llama_model_default_params()
+    model_params.use_extra_bufts = not plain_weight_buffers()  # as the arena loads it (AMX: ggml-org/llama.cpp#20824)
+    model = llama_cpp.llama_model_load_from_file(str(default_model_path()).encode(), model_params)
     params = llama_cpp.llama_context_default_params()
     params.n_ctx, params.n_batch, params.n_ubatch, params.n_seq_max = 2 * depth * lanes, chunk, chunk, lanes
     params.n_threads = params.n_threads_batch = os.cpu_count() or 1
@@ -126,6 +131,7 @@ def main() -> None:
         rerun = measure(agents, args.scenarios, "reuse", Path(tmp) / "rerun")
         rows["masked"] = measure(agents, args.scenarios, "masked", Path(tmp) / "masked")
         rows["ray"] = measure(agents, args.scenarios, "ray", Path(tmp) / "ray")
+        rows["forward"] = measure(agents, args.scenarios, "forward", Path(tmp) / "forward")
         same_masked = outcomes(Path(tmp) / "masked") == outcomes(Path(tmp) / "reuse")
         same_fresh = outcomes(Path(tmp) / "fresh") == outcomes(Path(tmp) / "reuse")
         same_ray = outcomes(Path(tmp) / "ray") == outcomes(Path(tmp) / "reuse")
@@ -135,10 +141,11 @@ def main() -> None:
           f"{build_identity()}")
     print(f"{'path':7s} {'matches':>7s} {'seconds':>8s} {'match/min':>9s} {'prompt tok/s':>12s} "
           f"{'compl tok/s':>11s} {'evaluated':>9s} {'reused':>7s} {'errors':>6s}")
-    for r in [rows["before"], rows["fresh"], rows["masked"], rows["reuse"], rerun | {"path": "rerun"}, rows["ray"]]:
+    for r in [rows["before"], rows["fresh"], rows["masked"], rows["reuse"], rerun | {"path": "rerun"}, rows["ray"],
+              rows["forward"]]:
         print(f"{r['path']:7s} {r['matches']:7d} {r['seconds']:8.1f} {r['per_min']:9.2f} {r['prompt'] / r['seconds']:12.1f} "
               f"{r['completion'] / r['seconds']:11.1f} {r['evaluated']:9d} {r['reused']:7d} {r['errors']:6d}")
-    for path in ("reuse", "ray"):
+    for path in ("reuse", "ray", "forward"):
         print(f"{path} / before matches per minute: {rows[path]['per_min'] / rows['before']['per_min']:.2f}x (goal >= 3x); "
               f"{path} / fresh: {rows[path]['per_min'] / rows['fresh']['per_min']:.2f}x")
     trials = [model_rates() for _ in range(3)]  # this VM's speed wanders; the floor takes the best of each

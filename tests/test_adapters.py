@@ -40,12 +40,10 @@ def adapter(tmp_path_factory):
 
 
 def _llama_logits(ids: list[int], lora: str | None) -> np.ndarray:
-    from llama_cpp import Llama
-
-    from agents.llm.llama_cpp import default_model_path
+    from agents.llm.llama_cpp import default_model_path, load_llama
 
     kwargs = {"lora_path": lora} if lora else {}
-    llm = Llama(model_path=str(default_model_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False, **kwargs)
+    llm = load_llama(model_path=str(default_model_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False, **kwargs)
     llm.eval(ids)
     logits = np.array(llm.scores[: len(ids)])
     llm.close()

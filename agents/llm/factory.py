@@ -32,6 +32,7 @@ class BackendSpec:
     eval_split: str = "lines"  # llama-cpp: prompt chunks end after lines, or "fixed" every eval_chunk (changes arithmetic)
     lora_path: str | None = None  # llama-cpp: a GGUF LoRA adapter applied to the model
     grammar_shortlist: bool = True  # llama-cpp: check grammars on a shortlist where that gives the same tokens
+    fast_forward: bool = False  # llama-cpp: append the text a reply's grammar forces instead of drawing it (changes replies)
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -63,7 +64,7 @@ def _build(spec: BackendSpec) -> Backend:
         return LlamaCppBackend(spec.model, n_threads=threads, n_threads_batch=spec.batch_threads or threads,
                                prefix_reuse=spec.prefix_reuse, contexts=spec.contexts, eval_chunk=spec.eval_chunk,
                                lora_path=spec.lora_path, grammar_shortlist=spec.grammar_shortlist,
-                               eval_split=spec.eval_split)
+                               eval_split=spec.eval_split, fast_forward=spec.fast_forward)
     if spec.kind == "openai":
         from agents.llm.openai_backend import OpenAIBackend
 
@@ -77,13 +78,15 @@ def _build(spec: BackendSpec) -> Backend:
 
 def outcome_identity(spec: BackendSpec) -> list:
     """What of a backend decides the replies: kind and model, and for llama-cpp how prompts are split
-    into chunks and its adapter (runs before line splitting recorded the fixed chunk alone)."""
+    into chunks, its adapter and fast-forwarding (runs before line splitting recorded the fixed chunk
+    alone, runs before fast-forwarding no mark of it)."""
     if spec.kind != "llama-cpp":
         return [spec.kind, spec.model]
     from agents.llm.llama_cpp import adapter_digest
 
     split = [] if spec.eval_split == "fixed" else [spec.eval_split]
-    return [spec.kind, spec.model, spec.eval_chunk, *split] + ([adapter_digest(spec.lora_path)] if spec.lora_path else [])
+    lora = [adapter_digest(spec.lora_path)] if spec.lora_path else []
+    return [spec.kind, spec.model, spec.eval_chunk, *split, *lora] + (["fast_forward"] if spec.fast_forward else [])
 
 
 def servers_of(spec: BackendSpec) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 MESSAGE_CHAR = r'[^"\\\x00-\x1f]'
+CLOSE = "}"  # the text after the last value
 
 
 class GrammarError(ValueError):
@@ -101,9 +102,13 @@ def schema_to_gbnf(schema: dict[str, Any]) -> str:
     if not props or any(not re.fullmatch(r"[a-z_]+", k) for k in props):
         raise GrammarError("property names must be lower-case words")
     rules, parts = [], []
-    for i, (name, spec) in enumerate(props.items()):
-        sep = "{" if i == 0 else ", "
-        parts.append(f"{_literal(sep + json.dumps(name) + ': ')} {name.replace('_', '-')}")
+    for (name, spec), lead in zip(props.items(), key_literals(props)):
+        parts.append(f"{_literal(lead)} {name.replace('_', '-')}")
         rules.append(f"{name.replace('_', '-')} ::= {_property_rule(name, spec)}")
-    root = "root ::= " + " ".join(parts) + ' "}"'
+    root = "root ::= " + " ".join(parts) + f" {_literal(CLOSE)}"
     return "\n".join([root, *rules]) + "\n"
+
+
+def key_literals(props: dict[str, Any]) -> list[str]:
+    """The text before each property's value in a reply (``{"move": ``, ``, "value": `` ...)."""
+    return [("{" if i == 0 else ", ") + json.dumps(name) + ": " for i, name in enumerate(props)]

@@ -107,6 +107,10 @@ class ShortlistGrammarSampler:
         self.grammar.accept(token)
         return token
 
+    def accept(self, token: int) -> None:
+        """Advance the grammar past a token that was not drawn (text the grammar forces)."""
+        self.grammar.accept(token)
+
     def close(self) -> None:
         for sampler in (self.grammar, self.rest, self.draw):
             sampler.close()

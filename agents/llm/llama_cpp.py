@@ -22,6 +22,7 @@ from typing import Any
 
 from agents.llm.base import Backend, BackendError, ChatRequest, Completion, ConfigError, parse_json_object
 from agents.llm.factory import EVAL_SPLITS
+from agents.llm.forcing import ForcedText
 from agents.llm.grammar import schema_to_gbnf
 from agents.llm.grammar_sampler import ShortlistGrammarSampler
 
@@ -68,12 +69,45 @@ def _binding() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
+def cpu_features() -> tuple[str, ...]:
+    """The CPU features this llama.cpp build's kernels use."""
+    return tuple(re.findall(r"(\w+) = 1", _binding().llama_print_system_info().decode(errors="replace")))
+
+
+def plain_weight_buffers() -> bool:
+    """Whether weights stay out of llama.cpp's extra (repacked) buffers here: on CPUs with AMX its
+    AMX matrix kernels crash on the first prompt of several tokens (ggml-org/llama.cpp#20824)."""
+    return "AMX_INT8" in cpu_features()
+
+
+@functools.lru_cache(maxsize=1)
 def build_identity() -> str:
     """The llama.cpp build computing replies here: the binding's version and the CPU features its
     kernels use. Replies are bit-identical only on the same build, so each match records this."""
-    llama_cpp = _binding()
-    features = re.findall(r"(\w+) = 1", llama_cpp.llama_print_system_info().decode(errors="replace"))
-    return f"llama-cpp-python {llama_cpp.__version__} ({' '.join(features) or 'no CPU features reported'})"
+    plain = "; weights not repacked" if plain_weight_buffers() else ""
+    return f"llama-cpp-python {_binding().__version__} ({' '.join(cpu_features()) or 'no CPU features reported'}{plain})"
+
+
+def load_llama(cls: type | None = None, **settings: Any) -> Any:
+    """A llama-cpp-python model (``cls``, default Llama), one load at a time in this process (a load
+    points stdout and stderr at /dev/null and back), with weights in plain buffers where needed.
+    llama-cpp-python takes no option for that, so the default model parameters are wrapped during the load."""
+    low_level = _binding().llama_cpp
+    with _LOAD_LOCK:
+        if not plain_weight_buffers():
+            return (cls or _binding().Llama)(**settings)
+        defaults = low_level.llama_model_default_params
+
+        def plain_defaults() -> Any:
+            params = defaults()
+            params.use_extra_bufts = False
+            return params
+
+        low_level.llama_model_default_params = plain_defaults
+        try:
+            return (cls or _binding().Llama)(**settings)
+        finally:
+            low_level.llama_model_default_params = defaults
 
 
 def chunk_ends(tokens: list[int], line_end: Any, limit: int, split: str = "lines") -> list[int]:
@@ -131,6 +165,58 @@ def _aligned_llama_class() -> type:
                 super().eval(prompt[self.n_tokens:end])
             self.trusted = ends[-1] if ends else 0
 
+        forced_text: Any = None  # the next reply's ForcedText when fast-forwarding (set per call)
+        last_forced = 0  # reply tokens the last call appended without a draw
+
+        def generate(self, tokens: Any, **kwargs: Any) -> Any:
+            if self.forced_text is None or kwargs.get("logits_processor") or not kwargs.get("reset", True):
+                return super().generate(tokens, **kwargs)
+            stop = kwargs.pop("stopping_criteria", None)
+            return self._generate_forced(list(tokens), kwargs.pop("grammar", None), stop, kwargs)
+
+        def _generate_forced(self, tokens: list[int], grammar: Any, stop: Any, sampling: dict) -> Any:
+            """Draw a reply token by token, except that text the grammar forces is appended in its own
+            tokenization and evaluated in one batch with the drawn token before it (none at the end)."""
+            sampling.pop("reset", None)
+            sampling.pop("logits_processor", None)
+            self._sampler = self._init_sampler(grammar=grammar, **sampling)
+            keep = 0
+            while keep < min(self.n_tokens, len(tokens) - 1) and self.input_ids[keep] == tokens[keep]:
+                keep += 1
+            self.n_tokens, self.last_forced = keep, 0
+            self.eval(tokens[keep:])  # the prompt, in aligned chunks
+            written, pending = b"", []
+            while True:
+                forced, done = self.forced_text.after(written.decode("utf-8", errors="replace"))
+                run = self._tokens_of(forced)
+                if forced and not run:
+                    forced, done = "", False  # left to the model
+                for token in run:
+                    self._sampler.accept(token)
+                    self.last_forced += 1
+                    yield token
+                written += forced.encode()
+                if done:
+                    yield self.token_eos()
+                    return
+                if pending or run:
+                    self.eval(pending + run)  # a decode batch: the drawn token and the forced run after it
+                if stop is not None and stop(self._input_ids, self._scores[-1, :]):  # as Llama.generate asks it
+                    return
+                token = self._sampler.sample(self._ctx, -1)
+                yield token
+                if _binding().llama_vocab_is_eog(self._model.vocab, token):
+                    return
+                written += self.detokenize([token])
+                pending = [token]
+
+        def _tokens_of(self, text: str) -> list[int]:
+            """Forced text as tokens, or none if they would not spell it back exactly."""
+            if not text:
+                return []
+            run = self.tokenize(text.encode(), add_bos=False, special=False)
+            return run if b"".join(self.detokenize([t]) for t in run) == text.encode() else []
+
         grammar_shortlist = True  # check a grammar on a shortlist where that gives the same tokens (set per pool)
 
         def _init_sampler(self, top_k=40, top_p=0.95, min_p=0.05, typical_p=1.0, temp=0.80, repeat_penalty=1.0,
@@ -167,10 +253,10 @@ class ContextPool:
         self.lock = threading.Lock()
         self.line_end: Any = None
         self.evaluated = self.reused = 0  # prompt tokens computed / taken from a kept prefix
+        self.forced = 0  # reply tokens appended as forced text, not drawn
 
     def _new(self) -> Any:
-        with _LOAD_LOCK:
-            context = _aligned_llama_class()(**self.settings)
+        context = load_llama(_aligned_llama_class(), **self.settings)
         context.grammar_shortlist, context.eval_split = self.grammar_shortlist, self.eval_split
         if self.line_end is None:
             self.line_end = line_end_mask(context)  # ~0.1 s for SmolLM2's 49,152 tokens, once per pool
@@ -238,6 +324,11 @@ def _close_models() -> None:
 
 
 @functools.lru_cache(maxsize=64)
+def _forced_text(schema_json: str) -> ForcedText:
+    return ForcedText(json.loads(schema_json))
+
+
+@functools.lru_cache(maxsize=64)
 def _grammar(schema_json: str) -> Any:
     from llama_cpp import LlamaGrammar
 
@@ -250,7 +341,9 @@ class LlamaCppBackend(Backend):
     ``prefix_reuse`` keeps each context's evaluated prompt prefix between calls, and
     ``grammar_shortlist`` checks the grammar on a shortlist of tokens where that settles the draw
     (see grammar_sampler); replies are the same with either on or off (same ``eval_chunk`` and
-    ``eval_split``), only faster.
+    ``eval_split``), only faster. ``fast_forward`` appends the text a reply's grammar forces (keys,
+    separators, the rest of an enum word, the closing brace) in its own tokens instead of drawing it
+    token by token: faster, and other replies than drawing every token (see agents.llm.forcing).
     """
 
     kind = "llama-cpp"
@@ -258,9 +351,9 @@ class LlamaCppBackend(Backend):
     def __init__(self, model: str | None = None, n_ctx: int = 2048, n_threads: int = 1,
                  prefix_reuse: bool = True, contexts: int = DEFAULT_CONTEXTS, eval_chunk: int = EVAL_CHUNK,
                  lora_path: str | None = None, n_threads_batch: int | None = None, grammar_shortlist: bool = True,
-                 eval_split: str = "lines"):
+                 eval_split: str = "lines", fast_forward: bool = False):
         super().__init__()
-        self.grammar_shortlist, self.eval_split = grammar_shortlist, eval_split
+        self.grammar_shortlist, self.eval_split, self.fast_forward = grammar_shortlist, eval_split, fast_forward
         if contexts < 1 or eval_chunk < 1:
             raise ConfigError("llama-cpp needs at least one context and an eval chunk of at least one token")
         if eval_split not in EVAL_SPLITS:
@@ -278,7 +371,7 @@ class LlamaCppBackend(Backend):
     def identity(self) -> str:
         lora = f"+lora:{adapter_digest(self.lora_path)}" if self.lora_path else ""
         split = "chunk" if self.eval_split == "fixed" else self.eval_split
-        return f"{self.model}@{split}{self.eval_chunk}{lora}"
+        return f"{self.model}@{split}{self.eval_chunk}{lora}{'+ff' if self.fast_forward else ''}"
 
     @property
     def pool(self) -> ContextPool:
@@ -291,14 +384,17 @@ class LlamaCppBackend(Backend):
 
     def complete(self, request: ChatRequest) -> Completion:
         kwargs: dict[str, Any] = {}
-        if request.schema is not None:
-            kwargs["grammar"] = _grammar(json.dumps(request.schema))  # key order matters
+        schema_json = json.dumps(request.schema) if request.schema is not None else ""  # key order matters
+        if schema_json:
+            kwargs["grammar"] = _grammar(schema_json)
         opts = request.options
         start = time.perf_counter()
         pool = self.pool
         with pool.lock:
             llm = pool.take(list(request.messages) if self.prefix_reuse else [])
             llm.start_prompt(self.prefix_reuse)
+            llm.forced_text = _forced_text(schema_json) if self.fast_forward and schema_json else None
+            llm.last_forced = 0
             try:
                 reply = llm.create_chat_completion(
                     messages=list(request.messages), temperature=opts.temperature, seed=opts.seed,
@@ -310,6 +406,7 @@ class LlamaCppBackend(Backend):
             prompt_tokens = int(usage.get("prompt_tokens", 0))
             pool.reused += llm.last_reused
             pool.evaluated += prompt_tokens - llm.last_reused
+            pool.forced += llm.last_forced
         self.calls += 1
         text = reply["choices"][0]["message"]["content"] or ""
         return Completion(
