@@ -105,3 +105,11 @@ def test_weights_stay_in_plain_buffers_where_amx_kernels_would_crash(monkeypatch
     assert llama_cpp.llama_cpp.llama_model_default_params is defaults  # put back after the load
     monkeypatch.setattr(embedded, "cpu_features", lambda: ("AVX2",))
     assert embedded.plain_weight_buffers() is False
+
+
+def test_a_backend_switch_that_is_not_true_or_false_is_named():
+    from agents.llm.base import ConfigError
+    from arena.spec import _agent_from_table
+
+    with pytest.raises(ConfigError, match="backend fast_forward must be true or false, got 'no'"):
+        _agent_from_table({"name": "vanilla", "backend": {"kind": "llama-cpp", "fast_forward": "no"}})

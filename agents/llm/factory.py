@@ -39,6 +39,9 @@ class BackendSpec:
             raise ConfigError(f"unknown backend {self.kind!r}; choose one of {', '.join(BACKENDS)}")
         if self.eval_split not in EVAL_SPLITS:
             raise ConfigError(f"eval_split {self.eval_split!r}: choose one of {', '.join(EVAL_SPLITS)}")
+        for name in ("cache", "prefix_reuse", "grammar_shortlist", "fast_forward"):
+            if not isinstance(getattr(self, name), bool):  # a backend table's "no" would read as true
+                raise ConfigError(f"backend {name} must be true or false, got {getattr(self, name)!r}")
 
 
 _INSTANCES: dict[BackendSpec, Backend] = {}
