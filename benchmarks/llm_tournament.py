@@ -10,7 +10,12 @@
 - ``ray``: reuse on Ray workers, one per core, each model on one thread (prompts too): several
   sessions at once (thread counts do not change the arithmetic: the transcripts must be identical);
 - ``forward``: reuse with ``fast_forward`` (forced text appended, not drawn): other replies, so other
-  matches: compare its tokens per second as well as its matches per minute.
+  matches: compare its tokens per second as well as its matches per minute; ``ray+ff``: the same on Ray.
+
+A line measures how far ``fast_forward`` is from drawing every token: of the reuse path's drawn
+replies, how many spelled every forced run in exactly the tokens fast-forwarding appends (where all
+do, fast-forwarding would have produced the same reply), which bounds the total-variation distance
+between the two ways' replies.
 
 Goal: ``reuse`` or ``ray`` plays at least 3x the matches per minute of ``before``, with identical outcomes.
 The response cache is off throughout. Scripted counterparts follow the default response model.
@@ -26,13 +31,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections import Counter
+from dataclasses import asdict
 import tempfile
 import time
 from pathlib import Path
 
 from agents import AgentSpec
 from agents.llm import BackendSpec
-from agents.llm.llama_cpp import _POOLS, build_identity, plain_weight_buffers
+from agents.llm.llama_cpp import _POOLS
+from agents.llm.llama_loading import as_this_machine_needs, build_identity, default_model_path
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import load_transcripts
@@ -45,8 +53,9 @@ PATHS = {
     "masked": dict(threads=os.cpu_count() or 1, prefix_reuse=True, grammar_shortlist=False),
     "ray": dict(prefix_reuse=True),  # Ray workers, one per core, each model on its share of the cores
     "forward": dict(threads=os.cpu_count() or 1, prefix_reuse=True, fast_forward=True),
+    "ray+ff": dict(prefix_reuse=True, fast_forward=True),
 }
-WORKERS = {"ray": os.cpu_count() or 1}  # every other path plays in-process
+WORKERS = {"ray": os.cpu_count() or 1, "ray+ff": os.cpu_count() or 1}  # every other path plays in-process
 
 
 def spec(agents: list[str], scenarios: int, path: str) -> TournamentSpec:
@@ -62,8 +71,14 @@ def outcomes(run: Path) -> dict[str, list]:
     return {match: [{k: t.get(k) for k in keep} for t in transcript] for match, transcript in load_transcripts(run).items()}
 
 
+def spans_now() -> Counter:
+    """The span tallies of this process's pools, added up (see agents.llm.forcing.SpanTally)."""
+    return sum((Counter(asdict(p.spans)) for p in _POOLS.values()), Counter())
+
+
 def measure(agents: list[str], scenarios: int, path: str, out: Path) -> dict:
     pools_before = {key: (p.evaluated, p.reused) for key, p in _POOLS.items()}
+    spans_before = spans_now()
     start = time.perf_counter()
     table = run_tournament(spec(agents, scenarios, path), out)
     seconds = time.perf_counter() - start
@@ -73,7 +88,7 @@ def measure(agents: list[str], scenarios: int, path: str, out: Path) -> dict:
     reused = sum(p.reused - pools_before.get(k, (0, 0))[1] for k, p in _POOLS.items())
     return {"path": path, "matches": len(table), "seconds": seconds, "per_min": 60 * len(table) / seconds,
             "prompt": prompt, "completion": completion, "evaluated": evaluated, "reused": reused,
-            "errors": int(table["error"].notna().sum())}
+            "errors": int(table["error"].notna().sum()), "spans": spans_now() - spans_before}
 
 
 def model_rates(chunk: int = 64, lanes: int = 8, depth: int = 512) -> dict[str, float]:
@@ -81,10 +96,7 @@ def model_rates(chunk: int = 64, lanes: int = 8, depth: int = 512) -> dict[str, 
     and decoding one token for each of ``lanes`` sequences per step (each with ``depth`` tokens before)."""
     import llama_cpp
 
-    from agents.llm.llama_cpp import default_model_path
-
-    model_params = llama_cpp.llama_model_default_params()
-    model_params.use_extra_bufts = not plain_weight_buffers()  # as the arena loads it (AMX: ggml-org/llama.cpp#20824)
+    model_params = as_this_machine_needs(llama_cpp.llama_model_default_params())  # as the arena loads it
     model = llama_cpp.llama_model_load_from_file(str(default_model_path()).encode(), model_params)
     params = llama_cpp.llama_context_default_params()
     params.n_ctx, params.n_batch, params.n_ubatch, params.n_seq_max = 2 * depth * lanes, chunk, chunk, lanes
@@ -132,20 +144,22 @@ def main() -> None:
         rows["masked"] = measure(agents, args.scenarios, "masked", Path(tmp) / "masked")
         rows["ray"] = measure(agents, args.scenarios, "ray", Path(tmp) / "ray")
         rows["forward"] = measure(agents, args.scenarios, "forward", Path(tmp) / "forward")
+        rows["ray+ff"] = measure(agents, args.scenarios, "ray+ff", Path(tmp) / "ray+ff")
         same_masked = outcomes(Path(tmp) / "masked") == outcomes(Path(tmp) / "reuse")
         same_fresh = outcomes(Path(tmp) / "fresh") == outcomes(Path(tmp) / "reuse")
         same_ray = outcomes(Path(tmp) / "ray") == outcomes(Path(tmp) / "reuse")
         same_rerun = outcomes(Path(tmp) / "rerun") == outcomes(Path(tmp) / "reuse")
         same_before = outcomes(Path(tmp) / "before") == outcomes(Path(tmp) / "reuse")
+        same_ff = outcomes(Path(tmp) / "ray+ff") == outcomes(Path(tmp) / "forward")
     print(f"credit, {args.scenarios} scenario(s), agents {args.agents}, {os.cpu_count()} cores, cache off, "
           f"{build_identity()}")
     print(f"{'path':7s} {'matches':>7s} {'seconds':>8s} {'match/min':>9s} {'prompt tok/s':>12s} "
           f"{'compl tok/s':>11s} {'evaluated':>9s} {'reused':>7s} {'errors':>6s}")
     for r in [rows["before"], rows["fresh"], rows["masked"], rows["reuse"], rerun | {"path": "rerun"}, rows["ray"],
-              rows["forward"]]:
+              rows["forward"], rows["ray+ff"]]:
         print(f"{r['path']:7s} {r['matches']:7d} {r['seconds']:8.1f} {r['per_min']:9.2f} {r['prompt'] / r['seconds']:12.1f} "
               f"{r['completion'] / r['seconds']:11.1f} {r['evaluated']:9d} {r['reused']:7d} {r['errors']:6d}")
-    for path in ("reuse", "ray", "forward"):
+    for path in ("reuse", "ray", "forward", "ray+ff"):
         print(f"{path} / before matches per minute: {rows[path]['per_min'] / rows['before']['per_min']:.2f}x (goal >= 3x); "
               f"{path} / fresh: {rows[path]['per_min'] / rows['fresh']['per_min']:.2f}x")
     trials = [model_rates() for _ in range(3)]  # this VM's speed wanders; the floor takes the best of each
@@ -156,8 +170,13 @@ def main() -> None:
           f"(one sequence), {rates['batched']:.0f} tok/s (8 at once); the reuse path's work ({reuse['evaluated']} "
           f"prompt + {reuse['completion']} reply tokens) takes at least {floor:.1f} s at those rates: at most "
           f"{60 * reuse['matches'] / floor / before['per_min']:.2f}x the old path (it took {reuse['seconds']:.1f} s)")
+    spans = rows["reuse"]["spans"]
+    print(f"drawn replies (reuse path) that spelled every forced run in fast-forward's own tokens: {spans['replies_same']} "
+          f"of {spans['replies']} ({spans['same']} of {spans['spans']} runs; {spans['forced_tokens']} forced tokens, "
+          f"{spans['drawn_tokens']} others): fast-forwarding's replies are within "
+          f"{1 - spans['replies_same'] / max(1, spans['replies']):.3f} of drawing's in total variation")
     print(f"identical transcripts: reuse vs fresh {same_fresh}, reuse vs masked {same_masked}, rerun vs reuse "
-          f"{same_rerun}, ray vs reuse {same_ray} "
+          f"{same_rerun}, ray vs reuse {same_ray}, ray+ff vs forward {same_ff} "
           f"(before vs reuse {same_before}: a different arithmetic, not promised)")
 
 

@@ -16,7 +16,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from agents.llm import ChatRequest, GenerationOptions, action_schema
-from agents.llm.llama_cpp import DEFAULT_MODEL, LlamaCppBackend
+from agents.llm.llama_cpp import LlamaCppBackend
+from agents.llm.llama_loading import DEFAULT_MODEL
 from envs import DOMAINS, EKMAN_7
 
 MODEL_NAME = "smollm2:135m"

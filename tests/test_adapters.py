@@ -40,7 +40,7 @@ def adapter(tmp_path_factory):
 
 
 def _llama_logits(ids: list[int], lora: str | None) -> np.ndarray:
-    from agents.llm.llama_cpp import default_model_path, load_llama
+    from agents.llm.llama_loading import default_model_path, load_llama
 
     kwargs = {"lora_path": lora} if lora else {}
     llm = load_llama(model_path=str(default_model_path()), n_ctx=256, n_threads=2, logits_all=True, verbose=False, **kwargs)

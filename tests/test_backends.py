@@ -183,7 +183,8 @@ def test_models_loaded_from_several_threads_leave_stdout_and_stderr_in_place():
     import os
     import threading
 
-    from agents.llm.llama_cpp import ContextPool, default_model_path
+    from agents.llm.llama_cpp import ContextPool
+    from agents.llm.llama_loading import default_model_path
 
     def where(fd: int) -> tuple[int, int]:
         info = os.fstat(fd)

@@ -88,13 +88,21 @@ def test_fast_forwarded_replies_are_valid_reproducible_and_the_same_with_reuse()
     assert "fast_forward" in outcome_identity(BackendSpec("llama-cpp", fast_forward=True))
     assert "fast_forward" not in outcome_identity(drawn)  # a run's fingerprint tells the two apart
     assert _build(drawn).identity != fresh.identity  # and so does the response cache
+    drawing = _build(drawn)
+    before = (drawing.pool.spans.replies, drawing.pool.spans.spans)
+    texts = _replies(drawing, seeds=(0,))
+    assert drawing.pool.spans.replies - before[0] == len(texts)  # drawn replies are tallied, forced ones are not
+    assert drawing.pool.spans.spans - before[1] >= 3 * len(texts)  # the lead, the separators, the end at least
+    tallied = drawing.pool.spans.replies
+    _replies(fresh, seeds=(0,))  # the same pool, fast-forwarding: nothing drawn to tally
+    assert fresh.pool is drawing.pool and drawing.pool.spans.replies == tallied
 
 
 @pytest.mark.llm
 def test_weights_stay_in_plain_buffers_where_amx_kernels_would_crash(monkeypatch):
     import llama_cpp
 
-    from agents.llm import llama_cpp as embedded
+    from agents.llm import llama_loading as embedded
 
     defaults = llama_cpp.llama_cpp.llama_model_default_params
     monkeypatch.setattr(embedded, "cpu_features", lambda: ("AVX2", "AMX_INT8"))
@@ -113,3 +121,48 @@ def test_a_backend_switch_that_is_not_true_or_false_is_named():
 
     with pytest.raises(ConfigError, match="backend fast_forward must be true or false, got 'no'"):
         _agent_from_table({"name": "vanilla", "backend": {"kind": "llama-cpp", "fast_forward": "no"}})
+
+
+class _Vocab:
+    """A toy tokenizer: greedy longest match over a few pieces, every other character alone."""
+
+    PIECES = ['{"', 'move', '":', ' "', 'offer', '",', ' "value', ' 3', '0', ',', 'emotion', 'neutral', 'message',
+              'ok', '"}', '"', '}', ' ']
+
+    def __init__(self):
+        self.pieces = list(self.PIECES)
+
+    def id(self, piece: str) -> int:
+        if piece not in self.pieces:
+            self.pieces.append(piece)
+        return self.pieces.index(piece)
+
+    def tokens(self, text: str) -> list[int]:
+        out = []
+        while text:
+            piece = max((p for p in self.pieces if text.startswith(p)), key=len, default=text[0])
+            out.append(self.id(piece))
+            text = text[len(piece):]
+        return out
+
+    def piece(self, token: int) -> bytes:
+        return self.pieces[token].encode()
+
+
+def test_the_span_tally_tells_canonical_forced_runs_from_the_models_own_spelling():
+    from agents.llm.forcing import SpanTally
+
+    forcer, vocab = ForcedText(label_schema(("neutral", "anger"))), _Vocab()
+    reply = '{"emotion": "neutral"}'
+    canonical = vocab.tokens('{"emotion": "') + vocab.tokens("neutral") + vocab.tokens('"}')
+    tally = SpanTally()
+    tally.add(canonical, forcer, vocab.piece, vocab.tokens)
+    assert (tally.replies, tally.replies_same, tally.spans, tally.same) == (1, 1, 2, 2)
+    assert tally.drawn_tokens == 1  # 'neutral': the choice; the lead and the end are forced
+    own = [vocab.id(c) for c in '{"emotion": "'] + vocab.tokens('neutral"}')  # character by character, then '"}'
+    assert b"".join(vocab.piece(t) for t in own).decode() == reply
+    tally.add(own, forcer, vocab.piece, vocab.tokens)
+    assert (tally.replies, tally.replies_same, tally.spans, tally.same) == (2, 1, 4, 3)
+    straddling = vocab.tokens('{"emotion":') + [vocab.id(' "n')] + vocab.tokens('eutral"}')  # ' "n' ends past the run
+    tally.add(straddling, forcer, vocab.piece, vocab.tokens)
+    assert (tally.replies, tally.replies_same, tally.spans, tally.same) == (3, 1, 6, 4)

@@ -14,7 +14,7 @@ def tiny_base(tmp_path_factory):
     """A two-layer random Llama with SmolLM2's tokenizer and chat template, saved as a model folder."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from agents.llm.llama_cpp import default_model_path
+    from agents.llm.llama_loading import default_model_path
 
     gguf = default_model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

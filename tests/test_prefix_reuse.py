@@ -11,7 +11,7 @@ import pytest
 
 from agents import AgentSpec
 from agents.llm import BackendSpec, ChatRequest, GenerationOptions, action_schema
-from agents.llm.llama_cpp import build_identity
+from agents.llm.llama_loading import build_identity
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
 from arena.storage import load_matches
@@ -28,7 +28,7 @@ def q8_model(tmp_path_factory):
     whether alignment is doing its job."""
     import llama_cpp
 
-    from agents.llm.llama_cpp import default_model_path
+    from agents.llm.llama_loading import default_model_path
 
     out = tmp_path_factory.mktemp("q8") / "smollm2-q8_0.gguf"
     params = llama_cpp.llama_model_quantize_default_params()

@@ -52,7 +52,7 @@ def backend_build(spec: BackendSpec) -> str:
     llama.cpp build for llama-cpp (another build may give other numbers); "" for the rest."""
     if spec.kind != "llama-cpp":
         return ""
-    from agents.llm.llama_cpp import build_identity
+    from agents.llm.llama_loading import build_identity
 
     return build_identity()
 
@@ -85,7 +85,7 @@ def outcome_identity(spec: BackendSpec) -> list:
     alone, runs before fast-forwarding no mark of it)."""
     if spec.kind != "llama-cpp":
         return [spec.kind, spec.model]
-    from agents.llm.llama_cpp import adapter_digest
+    from agents.llm.llama_loading import adapter_digest
 
     split = [] if spec.eval_split == "fixed" else [spec.eval_split]
     lora = [adapter_digest(spec.lora_path)] if spec.lora_path else []

@@ -78,3 +78,45 @@ class ForcedText:
                 return field.forced(text[pos:]), False
             pos += taken
         return CLOSE[len(text) - pos:], True
+
+
+@dataclass
+class SpanTally:
+    """How a model's own draws spelled the forced text of its replies: ``spans`` forced runs in
+    ``replies`` replies, of which ``same`` were drawn in exactly the tokens fast-forwarding appends,
+    and ``replies_same`` replies had every run so. Fast-forwarding draws a reply as drawing every
+    token would when that reply's runs are canonical, so ``1 - replies_same / replies`` bounds how
+    far its distribution of replies can be from drawing's (total variation)."""
+
+    replies: int = 0
+    replies_same: int = 0
+    spans: int = 0
+    same: int = 0
+    forced_tokens: int = 0
+    drawn_tokens: int = 0
+
+    def add(self, tokens: list[int], forcer: ForcedText, piece: Any, tokens_of: Any) -> None:
+        """Walk one reply's drawn ``tokens`` (``piece(t)``: a token's bytes; ``tokens_of(text)``: the
+        tokens fast-forwarding would append for ``text``, or none) the way fast-forwarding would."""
+        written, i, all_same = b"", 0, True
+        while i < len(tokens):
+            forced, done = forcer.after(written.decode("utf-8", errors="replace"))
+            run = tokens_of(forced) if forced else []
+            if run:
+                self.spans += 1
+                self.forced_tokens += len(run)
+                same = tokens[i:i + len(run)] == run
+                self.same += same
+                all_same &= same
+                end = len(written) + len(forced.encode())
+                while i < len(tokens) and len(written) < end:  # past the run, in the model's own tokens
+                    written += piece(tokens[i])
+                    i += 1
+                continue
+            if done:
+                break
+            written += piece(tokens[i])
+            self.drawn_tokens += 1
+            i += 1
+        self.replies += 1
+        self.replies_same += all_same

