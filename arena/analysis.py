@@ -54,7 +54,7 @@ def filter_matches(m: pd.DataFrame, run: str, domain: str | None = None, agent: 
         return m
     if outcome not in OUTCOMES:
         raise ConfigError(f"unknown outcome {outcome!r}; choose one of {', '.join(OUTCOMES)}")
-    abandoned = m["ended_by"] == "abandoned"
+    abandoned = leaderboards.abandoned(m)
     errored = m["error"].notna() & (m["error"].astype(str) != "")
     deal = leaderboards.agreed(m)
     keep = {"error": errored & ~abandoned, "abandoned": abandoned, "agreement": deal & ~errored,

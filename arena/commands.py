@@ -138,7 +138,7 @@ def show(run: str) -> int:
     m = load_matches(run)
     ok = m[m["error"].isna()]
     note = leaderboards.assumption_note(m)
-    abandoned = int((m["ended_by"] == "abandoned").sum())
+    abandoned = int(leaderboards.abandoned(m).sum())
     print(f"run {run}: {len(m)} matches, {len(m) - len(ok) - abandoned} errored, {abandoned} abandoned by people, "
           f"domains {', '.join(sorted(m['domain'].unique()))}")
     print(f"agreement rate {ok['agreement'].astype(float).mean():.3f}, mean rounds {ok['rounds'].mean():.1f}")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 from collections import Counter
 from dataclasses import asdict
 import tempfile
@@ -134,6 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=1)
     parser.add_argument("--agents", default="vanilla,eq-negotiator,threatening,victim")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="before/reuse pairs in all, the extra ones alternated at the end (this VM's speed drifts)")
     args = parser.parse_args()
     agents = args.agents.split(",")
     rows = {}
@@ -151,6 +154,9 @@ def main() -> None:
         same_rerun = outcomes(Path(tmp) / "rerun") == outcomes(Path(tmp) / "reuse")
         same_before = outcomes(Path(tmp) / "before") == outcomes(Path(tmp) / "reuse")
         same_ff = outcomes(Path(tmp) / "ray+ff") == outcomes(Path(tmp) / "forward")
+        pairs = [(rows["before"], rows["reuse"])] + [
+            tuple(measure(agents, args.scenarios, path, Path(tmp) / f"{path}{k}") for path in ("before", "reuse"))
+            for k in range(1, args.rounds)]
     print(f"credit, {args.scenarios} scenario(s), agents {args.agents}, {os.cpu_count()} cores, cache off, "
           f"{build_identity()}")
     print(f"{'path':7s} {'matches':>7s} {'seconds':>8s} {'match/min':>9s} {'prompt tok/s':>12s} "
@@ -162,6 +168,10 @@ def main() -> None:
     for path in ("reuse", "ray", "forward", "ray+ff"):
         print(f"{path} / before matches per minute: {rows[path]['per_min'] / rows['before']['per_min']:.2f}x (goal >= 3x); "
               f"{path} / fresh: {rows[path]['per_min'] / rows['fresh']['per_min']:.2f}x")
+    ratios = [reuse["per_min"] / before["per_min"] for before, reuse in pairs]
+    print(f"reuse / before in {len(pairs)} pair(s) of runs: {', '.join(f'{r:.2f}x' for r in ratios)}; "
+          f"median {statistics.median(ratios):.2f}x (seconds: "
+          f"{', '.join('%.0f/%.0f' % (b['seconds'], r['seconds']) for b, r in pairs)})")
     trials = [model_rates() for _ in range(3)]  # this VM's speed wanders; the floor takes the best of each
     rates = {key: max(t[key] for t in trials) for key in trials[0]}
     reuse, before = rows["reuse"], rows["before"]

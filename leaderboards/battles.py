@@ -20,6 +20,11 @@ def agreed(matches: pd.DataFrame) -> pd.Series:
     return matches["agreement"].astype("boolean").fillna(False).astype(bool)
 
 
+def abandoned(matches: pd.DataFrame) -> pd.Series:
+    """True for matches a person walked away from (kept out of ratings like errored ones, counted apart)."""
+    return matches["ended_by"] == "abandoned"
+
+
 def _score(diff: np.ndarray, margin: float) -> np.ndarray:
     """1 when the first side wins by more than the margin, 0 when it loses by more, else 0.5."""
     return np.where(diff > margin, 1.0, np.where(diff < -margin, 0.0, 0.5))

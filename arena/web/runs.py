@@ -39,7 +39,7 @@ def _matches(ref: RunRef) -> pd.DataFrame:
 
 def summary(matches: pd.DataFrame) -> dict[str, Any]:
     """The few numbers at the top of a run's page."""
-    abandoned = int((matches["ended_by"] == "abandoned").sum())
+    abandoned = int(leaderboards.abandoned(matches).sum())
     ok, unfinished = leaderboards.usable(matches)  # abandoned matches carry an error too
     people = int(matches["person"].notna().sum()) if "person" in matches else 0
     return {"matches": len(matches), "errored": unfinished - abandoned, "abandoned": abandoned, "people": people,
