@@ -84,9 +84,10 @@ class ForcedText:
 class SpanTally:
     """How a model's own draws spelled the forced text of its replies: ``spans`` forced runs in
     ``replies`` replies, of which ``same`` were drawn in exactly the tokens fast-forwarding appends,
-    and ``replies_same`` replies had every run so. Fast-forwarding draws a reply as drawing every
-    token would when that reply's runs are canonical, so ``1 - replies_same / replies`` bounds how
-    far its distribution of replies can be from drawing's (total variation)."""
+    and ``replies_same`` replies had every run so. Given the same random numbers for the tokens both
+    ways draw, such a reply comes out of fast-forwarding unchanged (up to the rounding its batches
+    change), so ``1 - replies_same / replies`` bounds how far its distribution of replies can be from
+    drawing's (total variation)."""
 
     replies: int = 0
     replies_same: int = 0
