@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="before/reuse pairs in all, the extra ones alternated at the end (this VM's speed drifts)")
     args = parser.parse_args()
+    if args.rounds < 1 or args.scenarios < 1:
+        parser.error("--rounds and --scenarios must be at least 1")
     agents = args.agents.split(",")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
