@@ -13,9 +13,9 @@
   matches: compare its tokens per second as well as its matches per minute; ``ray+ff``: the same on Ray.
 
 A line measures how far ``fast_forward`` is from drawing every token: of the reuse path's drawn
-replies, how many spelled every forced run in exactly the tokens fast-forwarding appends (where all
-do, fast-forwarding would have produced the same reply), which bounds the total-variation distance
-between the two ways' replies.
+replies, how many spelled every forced run in exactly the tokens fast-forwarding appends (given the
+same random numbers for the tokens both ways draw, such a reply comes out of fast-forwarding
+unchanged), which bounds the total-variation distance between the two ways' replies.
 
 Goal: ``reuse`` or ``ray`` plays at least 3x the matches per minute of ``before``, with identical outcomes.
 The response cache is off throughout. Scripted counterparts follow the default response model.
@@ -32,10 +32,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-from collections import Counter
-from dataclasses import asdict
 import tempfile
 import time
+from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 from agents import AgentSpec
