@@ -25,7 +25,7 @@ tokens it evaluated and the reply tokens it drew) at the model's best measured r
 prompts in full 64-token chunks and every reply token decoded in a batch of 8 sequences, nothing
 else counted (the arena decodes one sequence at a time, so this is an optimistic floor).
 
-    python benchmarks/llm_tournament.py [--scenarios 1] [--agents vanilla,eq-negotiator,threatening,victim]
+    python benchmarks/llm_tournament.py [--scenarios 1] [--agents vanilla,eq-negotiator,threatening,victim] [--rounds 1]
 """
 from __future__ import annotations
 
