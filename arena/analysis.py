@@ -55,10 +55,10 @@ def filter_matches(m: pd.DataFrame, run: str, domain: str | None = None, agent: 
     if outcome not in OUTCOMES:
         raise ConfigError(f"unknown outcome {outcome!r}; choose one of {', '.join(OUTCOMES)}")
     abandoned = leaderboards.abandoned(m)
-    errored = m["error"].notna() & (m["error"].astype(str) != "")
+    failed = leaderboards.errored(m)
     deal = leaderboards.agreed(m)
-    keep = {"error": errored & ~abandoned, "abandoned": abandoned, "agreement": deal & ~errored,
-            "breakdown": ~deal & ~errored}
+    keep = {"error": failed & ~abandoned, "abandoned": abandoned, "agreement": deal & ~failed,
+            "breakdown": ~deal & ~failed}
     return m[keep[outcome]]
 
 

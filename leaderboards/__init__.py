@@ -4,7 +4,7 @@ Takes a table of matches (the columns of ``matches.parquet``) and imports nothin
 """
 from __future__ import annotations
 
-from leaderboards.battles import VIEWS, abandoned, agreed, battles, head_to_head, same_role, usable
+from leaderboards.battles import VIEWS, abandoned, agreed, battles, errored, head_to_head, same_role, usable
 from leaderboards.bradley_terry import BTResult, fit_bradley_terry, interval_ranks
 from leaderboards.compare import METRICS, baseline_pairs, compare, holm, paired_units
 from leaderboards.elo import online_elo
@@ -24,6 +24,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'leaderboards' has no attribute {name!r}")
 
 __all__ = ["BTResult", "CRITERIA", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "abandoned", "agreed", "assumption_note", "baseline_pairs",
-           "battles", "compare", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
+           "battles", "compare", "errored", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
            "metrics_table", "online_elo", "paired_units", "plots", "role_link_note", "same_role", "usable",
            "vote_battles", "vote_leaderboard", "write_report"]

@@ -8,11 +8,17 @@ BATTLE_COLUMNS = ["a", "b", "score", "group", "cluster", "order", "domain"]
 VIEWS = ("head-to-head", "same-role")
 
 
+def errored(matches: pd.DataFrame) -> pd.Series:
+    """True for matches that carry an error (abandoned ones too); none without an error column."""
+    if "error" not in matches:
+        return pd.Series(False, index=matches.index)
+    return matches["error"].notna() & (matches["error"].astype(str) != "")
+
+
 def usable(matches: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Matches that finished (errored ones are excluded and counted)."""
-    errored = matches["error"].notna() & (matches["error"].astype(str) != "") if "error" in matches else \
-        pd.Series(False, index=matches.index)
-    return matches.loc[~errored].copy(), int(errored.sum())
+    failed = errored(matches)
+    return matches.loc[~failed].copy(), int(failed.sum())
 
 
 def agreed(matches: pd.DataFrame) -> pd.Series:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from leaderboards.battles import errored
+
 
 def metrics_table(matches: pd.DataFrame) -> pd.DataFrame:
     """Per agent and role: agreement rate, utility, savings, the EmoDistill utility, rounds, welfare,
@@ -11,7 +13,7 @@ def metrics_table(matches: pd.DataFrame) -> pd.DataFrame:
     for kind in ("focal", "counterpart"):
         side = pd.DataFrame({
             "agent": matches[f"{kind}_agent"], "role": kind, "domain_role": matches[f"{kind}_role"],
-            "error": matches["error"].notna() & (matches["error"].astype(str) != ""),
+            "error": errored(matches),
             "agreement": matches["agreement"].astype("boolean"), "utility": matches[f"{kind}_utility"],
             "savings": matches[f"{kind}_savings"], "rounds": matches["rounds"],
             "welfare": matches["social_welfare"], "nash_distance": matches["nash_distance"],
