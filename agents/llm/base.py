@@ -73,9 +73,12 @@ class Completion:
     completion_tokens: int
     latency_s: float
     model: str
-    cached: bool = False
-    transport_retries: int = 0
+    cached: bool = False  # replayed from the response cache (no model call)
+    transport_retries: int = 0  # re-sends this call needed (failures and rate-limit waits)
     oversized: bool = False  # the reply was longer than MAX_REPLY_CHARS and was cut (never parsed)
+    rate_limited: int = 0  # times the server answered "full" (429/503) and the call waited
+    cached_tokens: int | None = None  # prompt tokens the server reused from its cache (None: not reported)
+    problem: str = ""  # why the reply had no usable text, if it had none
 
 
 MAX_REPLY_CHARS = 8000  # far beyond any valid action; a longer reply is cut before parsing and caching

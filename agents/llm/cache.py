@@ -122,5 +122,6 @@ class CachedBackend(Backend):
             self.hits += 1
             return replace(found, cached=True)
         completion = self.inner.complete(request)
-        self.cache.put(key, completion)
+        # what the transport did is this call's, never a replay's: stored without it
+        self.cache.put(key, replace(completion, transport_retries=0, rate_limited=0, cached_tokens=None))
         return completion

@@ -1,5 +1,5 @@
-"""Any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, a hosted API) through the
-official ``openai`` client, with timeouts and bounded retries of our own (so they are counted).
+"""Any OpenAI-compatible server (vLLM, SGLang, llama.cpp's server, LM Studio, a hosted API) through
+the official ``openai`` client, its retries off: ours are bounded, counted and honour Retry-After.
 
 The API key is read from an environment variable whose *name* is configured (default
 ``OPENAI_API_KEY``); the key itself is never written to ``tournament.toml`` or the results.
@@ -7,92 +7,90 @@ The API key is read from an environment variable whose *name* is configured (def
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
+from typing import Any, Mapping
 
+import httpx2
 import openai
 
-from agents.llm.base import (Backend, BackendError, ChatRequest, Completion, ConfigError, HostUnavailable, cap_reply,
-                             parse_json_object)
+from agents.llm import transport
+from agents.llm.base import ChatRequest, ConfigError
+from agents.llm.replies import Reply, openai_reply
+from agents.llm.served import PROBE_TIMEOUT_S, ServedBackend
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
-class OpenAIBackend(Backend):
+def pool_size(host: str) -> int:
+    """Enough pooled connections for this process's share of the host's cap."""
+    return transport.share_of(host) + 8
+
+
+class OpenAIBackend(ServedBackend):
     """Chat completions with ``response_format`` carrying the action's JSON schema (validated on return anyway)."""
 
     kind = "openai"
 
     def __init__(self, model: str, base_url: str | None, api_key_env: str = DEFAULT_KEY_ENV, timeout: float = 60.0,
-                 max_retries: int = 4, backoff_s: float = 0.5, max_backoff_s: float = 8.0):
-        super().__init__()
+                 **retry: Any):
         if not model:
             raise ConfigError("the openai backend needs a model name (--model NAME)")
         if not base_url:
             raise ConfigError("the openai backend needs a server: --base-url URL (e.g. http://127.0.0.1:8000/v1)")
-        self.model, self.host = model, base_url.rstrip("/")
-        self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
-        key = os.environ.get(api_key_env) or "not-needed"  # local servers accept any key
+        super().__init__(model, base_url.rstrip("/"), timeout, **retry)
         self.api_key_env = api_key_env
-        self._client = openai.OpenAI(base_url=self.host, api_key=key, timeout=timeout, max_retries=0)
+        self._key = os.environ.get(api_key_env) or "not-needed"  # local servers accept any key
+        self._async: openai.AsyncOpenAI | None = None
 
     def preflight(self) -> None:
         """Fail at once if the server is unreachable, refuses the key or does not serve the model."""
+        client = openai.OpenAI(base_url=self.host, api_key=self._key, timeout=min(self.timeout, 30.0), max_retries=0)
         try:
-            names = {m.id for m in self._client.models.list()}
+            names = {m.id for m in client.models.list()}
         except openai.AuthenticationError:
             raise ConfigError(f"{self.host} refused the API key (from ${self.api_key_env})") from None
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise ConfigError(f"cannot reach the OpenAI-compatible server at {self.host}: {exc}") from None
-        except (openai.APIStatusError, ValueError, TypeError) as exc:
+        except (openai.APIStatusError, ValueError, TypeError, AttributeError) as exc:
             status = getattr(exc, "status_code", None)
             raise ConfigError(f"{self.host} does not answer as an OpenAI-compatible server (GET /models gave "
                               f"{'HTTP ' + str(status) if status else type(exc).__name__})") from None
+        finally:
+            client.close()
         if self.model not in names:
             shown = ", ".join(sorted(names)[:5]) or "none"
             raise ConfigError(f"model {self.model!r} is not served at {self.host} (it serves: {shown})")
 
-    def _create(self, request: ChatRequest) -> Any:
-        opts = request.options
-        extra: dict[str, Any] = {}
-        if request.schema is not None:
-            extra["response_format"] = {"type": "json_schema",
-                                        "json_schema": {"name": "reply", "schema": request.schema, "strict": False}}
-        return self._client.chat.completions.create(
-            model=self.model, messages=list(request.messages), temperature=opts.temperature, seed=opts.seed,
-            max_tokens=opts.max_tokens, **extra)
+    def _client(self) -> openai.AsyncOpenAI:
+        if self._async is None:  # made on the loop that uses it; aiohttp: the client's fast transport
+            size = pool_size(self.host)
+            self._async = openai.AsyncOpenAI(
+                base_url=self.host, api_key=self._key, timeout=self.timeout, max_retries=0,
+                http_client=openai.DefaultAioHttpClient(
+                    timeout=self.timeout, limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size)))
+            transport.on_exit(self._async.close)
+        return self._async
 
-    def complete(self, request: ChatRequest) -> Completion:
-        start = time.perf_counter()
-        retries = 0
-        for attempt in range(self.max_retries + 1):
-            try:
-                reply = self._create(request)
-                text = reply.choices[0].message.content or ""
-                break
-            except openai.NotFoundError:
-                raise ConfigError(f"model {self.model!r} is not served at {self.host}") from None
-            except openai.AuthenticationError:
-                raise ConfigError(f"{self.host} refused the API key (from ${self.api_key_env})") from None
-            except openai.APIStatusError as exc:
-                if exc.status_code not in RETRYABLE_STATUS:
-                    raise BackendError(f"{self.host} answered {exc.status_code}: {exc.message}") from None
-                if attempt == self.max_retries:
-                    raise HostUnavailable(self.host, f"{self.host} answered {exc.status_code} {attempt + 1} times: "
-                                                     f"{exc.message}") from None
-            except (openai.APIConnectionError, openai.APITimeoutError, openai.APIResponseValidationError,
-                    ValueError, IndexError, AttributeError) as exc:  # no answer, or an answer that is no completion
-                if attempt == self.max_retries:
-                    raise HostUnavailable(self.host, f"{self.host} failed after {attempt + 1} tries: "
-                                                     f"{type(exc).__name__}") from None
-            retries += 1
-            time.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
-        self.calls += 1
-        text, oversized = cap_reply(text)
-        usage = getattr(reply, "usage", None)
-        return Completion(
-            text=text, data=parse_json_object(text) if request.schema is not None and not oversized else None,
-            oversized=oversized, prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            latency_s=time.perf_counter() - start, model=reply.model or self.model, transport_retries=retries)
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
+        opts = request.options
+        body: dict[str, Any] = {"model": self.model, "messages": list(request.messages),
+                                "temperature": opts.temperature, "seed": opts.seed, "max_tokens": opts.max_tokens}
+        if request.schema is not None:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "reply", "schema": request.schema, "strict": False}}
+        return body
+
+    async def send(self, payload: dict[str, Any], timeout: float) -> tuple[int, Mapping[str, str], str]:
+        # the client's plain POST: the body goes as built (no per-request type transform) and comes
+        # back unparsed, to be read without trusting its shape
+        try:
+            response = await self._client().post("/chat/completions", body=payload, cast_to=httpx2.Response,
+                                                 options={"timeout": timeout})
+        except openai.APIStatusError as exc:  # an answer all the same: the caller judges its status
+            return exc.status_code, exc.response.headers, exc.response.text
+        return response.status_code, response.headers, response.text
+
+    def read(self, body: Any) -> Reply:
+        return openai_reply(body)
+
+    async def probe(self) -> None:
+        await self._client().models.list(timeout=PROBE_TIMEOUT_S)

@@ -26,6 +26,8 @@ class CallStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     oversized: int = 0
+    rate_limited: int = 0
+    cached_tokens: int | None = None  # prompt tokens the server reused (None: no reply said)
     latency_s: float = 0.0
 
     def record(self, completion: Completion) -> None:
@@ -33,6 +35,9 @@ class CallStats:
         self.oversized += int(completion.oversized)
         self.cache_hits += int(completion.cached)
         self.transport_retries += completion.transport_retries
+        self.rate_limited += completion.rate_limited
+        if completion.cached_tokens is not None:
+            self.cached_tokens = (self.cached_tokens or 0) + completion.cached_tokens
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         self.latency_s += completion.latency_s
