@@ -62,7 +62,9 @@ def _tournament_parser(sub: argparse._SubParsersAction) -> None:
                    help="environment variable holding that server's API key (default OPENAI_API_KEY; the key is never saved)")
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (0 runs everything in-process)")
     p.add_argument("--ray-address", metavar="ADDR", help="join an existing Ray cluster")
-    p.add_argument("--llm-parallel", type=int, metavar="N", help="concurrent requests per LLM server, each host counted apart (default 1)")
+    p.add_argument("--llm-parallel", type=int, metavar="N",
+                   help="requests in flight per served model host over the whole run, each host counted apart "
+                        "(default 4; size it to the server's batch: vLLM or SGLang 64-256, llama-server its --parallel)")
     p.add_argument("--llm-threads", type=int, metavar="N",
                    help="CPU threads per embedded model (default: all cores, shared out over the Ray workers)")
     p.add_argument("--no-prefix-reuse", action="store_true",

@@ -40,12 +40,15 @@ def build_spec(config: str | None, overrides: dict[str, Any]) -> TournamentSpec:
 
 class Progress:
     """Phases as lines, then a progress bar with ETA and live counts of finished, errored and agreed
-    matches; the bar (and so its ETA) starts with the first finished match, not during start-up."""
+    matches, and for served models the requests in flight, requests and tokens per second and the
+    share of prompt tokens the servers reused from their caches; the bar (and so its ETA) starts with
+    the first finished match, not during start-up."""
 
     def __init__(self, quiet: bool):
         self.quiet, self.bar = quiet, None
         self.errored = self.agreed = 0
         self.total = self.already = 0
+        self.traffic = Traffic()
 
     def start(self, total: int, already: int) -> None:
         self.total, self.already = total, already
@@ -63,11 +66,45 @@ class Progress:
             self.bar = tqdm(total=self.total, initial=self.already, unit="match", dynamic_ncols=True)
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(agreed=self.agreed, errored=self.errored, refresh=False)
+            self._postfix(refresh=False)
+
+    def gauges(self, values: dict[str, int]) -> None:
+        self.traffic.update(values)
+        if self.bar is not None and self.traffic.shown:
+            self._postfix(refresh=True)
+
+    def _postfix(self, refresh: bool) -> None:
+        self.bar.set_postfix(agreed=self.agreed, errored=self.errored, **self.traffic.shown, refresh=refresh)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class Traffic:
+    """Rates from successive gauge readings (over the last ~5 s), for the progress bar."""
+
+    WINDOW_S = 5.0
+
+    def __init__(self) -> None:
+        self.readings: list[tuple[float, dict[str, int]]] = []
+        self.shown: dict[str, str] = {}
+
+    def update(self, values: dict[str, int]) -> None:
+        import time
+
+        now = time.monotonic()
+        self.readings = [r for r in self.readings if now - r[0] <= self.WINDOW_S] + [(now, values)]
+        if not values.get("requests"):
+            return
+        (then, old), (_, new) = self.readings[0], self.readings[-1]
+        span = max(now - then, 1e-9)
+        tokens = (new["prompt_tokens"] + new["completion_tokens"]) - (old["prompt_tokens"] + old["completion_tokens"])
+        reported = new.get("cache_reported_prompt_tokens", 0)
+        self.shown = {"in_flight": str(new.get("in_flight", 0)),
+                      "req/s": f"{(new['requests'] - old['requests']) / span:.1f}" if span > 0.1 else "-",
+                      "tok/s": f"{tokens / span:.0f}" if span > 0.1 else "-",
+                      "cache": f"{new.get('cached_tokens', 0) / reported:.0%}" if reported else "n/a"}
 
 
 def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstrap: int, quiet: bool) -> int:
@@ -77,7 +114,8 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
     progress = Progress(quiet)
     try:
         matches = run_tournament(spec, out, on_result=progress.update, on_start=progress.start,
-                                 on_phase=progress.phase, on_note=lambda text: print(f"warning: {text}", file=sys.stderr))
+                                 on_phase=progress.phase, on_note=lambda text: print(f"warning: {text}", file=sys.stderr),
+                                 on_gauges=progress.gauges)
     finally:
         progress.close()
     progress.phase(f"rating ({bootstrap} bootstrap resamples)")
@@ -145,9 +183,21 @@ def show(run: str) -> int:
     print(ok.groupby("ended_by").size().rename("matches").to_string())
     print()
     print(leaderboards.metrics_table(m).round(3).to_string(index=False))
+    _print_traffic(leaderboards.served_traffic(m))
     if note:
         print(f"\n{note}")
     return 0
+
+
+def _print_traffic(traffic: pd.DataFrame) -> None:
+    """Served-model requests per backend and model, with the server prompt cache's hit share."""
+    if traffic.empty:
+        return
+    print("\nserved models (server prompt cache: the share of prompt tokens the server reused; n/a where the "
+          "server does not report it)")
+    shown = traffic.assign(cache_hit_share=traffic["cache_hit_share"].map(
+        lambda x: "n/a" if pd.isna(x) else f"{x:.1%}"))
+    print(shown.to_string(index=False))
 
 
 def list_matches(args: argparse.Namespace) -> int:

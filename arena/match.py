@@ -84,8 +84,9 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
 
 
 # Per-role counters in a match record: model use (CallStats) and harness guard interventions (GuardStats).
-COUNTERS = ("malformed", "retries", "transport_retries", "fallbacks", "requests", "cache_hits", "prompt_tokens",
-            "completion_tokens", "oversized", "redactions", "clamped_offers", "blocked_accepts")
+COUNTERS = ("malformed", "retries", "transport_retries", "rate_limited", "fallbacks", "requests", "cache_hits",
+            "prompt_tokens", "cached_tokens", "completion_tokens", "oversized", "redactions", "clamped_offers",
+            "blocked_accepts")
 
 
 def base_record(match: MatchSpec) -> dict[str, Any]:

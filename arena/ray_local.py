@@ -1,16 +1,10 @@
 """Starting Ray: a local instance bound to 127.0.0.1 only, or joining an existing cluster."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-
-
-def llm_resource(host: str) -> str:
-    """The custom Ray resource that caps concurrent requests to one LLM server."""
-    return "llm_slot_" + hashlib.sha1(host.encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
@@ -21,21 +15,29 @@ class RaySession:
     temp_dir: str | None = None
 
 
+def loopback_only() -> None:
+    """Make Ray started from this process (and the processes it starts) use 127.0.0.1 for every
+    node, never another interface of the machine (also for a several-node cluster on one machine)."""
+    # Ray reads the variable once, when it is first imported (its processes inherit it); the constant
+    # covers a Ray imported before this was called
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def start_ray(num_cpus: int, resources: dict[str, float] | None = None, address: str | None = None) -> RaySession:
     """Start (or join) Ray; an instance the caller already started is used as it is and left running."""
     if not address:
-        # Ray reads this once, when it is first imported: it makes a local instance use 127.0.0.1.
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        loopback_only()
     import ray
-    from ray._private import ray_constants
 
     if ray.is_initialized():
         return RaySession(owned=False)
     if address:
         ray.init(address=address, log_to_driver=False)
         return RaySession(owned=True)
-    ray_constants.ENABLE_RAY_CLUSTER = False  # in case Ray was imported before the variable was set
     temp_dir = tempfile.mkdtemp(prefix="ar", dir="/tmp")  # short: Ray's socket paths have a length limit
     ray.init(num_cpus=num_cpus, resources=resources or {}, include_dashboard=False, _temp_dir=temp_dir,
              _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)

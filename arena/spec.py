@@ -18,6 +18,9 @@ from envs import (DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, DOMAINS, ROLE_KINDS, S
 
 
 
+MAX_LLM_PARALLEL = 4096  # the most sequences any serving engine batches (vLLM's largest max_num_seqs)
+
+
 @dataclass
 class TournamentSpec:
     """Everything that determines a tournament's matches and how they are played."""
@@ -42,7 +45,7 @@ class TournamentSpec:
     cache: bool = True
     workers: int = 2
     ray_address: str | None = None
-    llm_parallel: int = 1
+    llm_parallel: int = 4  # requests in flight per served host, over the whole run
     llm_threads: int | None = None  # llama-cpp threads per process (None: cores / workers)
     prefix_reuse: bool = True  # llama-cpp: reuse each agent's evaluated prompt prefix (same replies)
     match_timeout: float = 600.0
@@ -61,7 +64,9 @@ class TournamentSpec:
                   (self.repeats >= 1, "--repeats must be at least 1"),
                   (self.max_messages >= 2, "--max-messages must be at least 2"),
                   (self.workers >= 0, "--workers must be 0 (in-process) or more"),
-                  (self.llm_parallel >= 1, "--llm-parallel must be at least 1"),
+                  (1 <= self.llm_parallel <= MAX_LLM_PARALLEL,
+                   f"--llm-parallel must be between 1 and {MAX_LLM_PARALLEL} requests in flight per server, "
+                   f"got {self.llm_parallel}"),
                   (self.llm_threads is None or self.llm_threads >= 1, "--llm-threads must be at least 1"),
                   (self.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}"),
                   (self.taxonomy in TAXONOMIES, f"taxonomy must be one of {', '.join(TAXONOMIES)}"),

@@ -11,6 +11,7 @@ from leaderboards.elo import online_elo
 from leaderboards.metrics import metrics_table
 from leaderboards.ratings import METHODS, SCOPES, assumption_note, leaderboard, role_link_note
 from leaderboards.report import write_report
+from leaderboards.traffic import served_traffic
 from leaderboards.votes import CRITERIA, vote_battles, vote_leaderboard
 
 GROUPINGS = SCOPES
@@ -25,5 +26,5 @@ def __getattr__(name: str):
 
 __all__ = ["BTResult", "CRITERIA", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "abandoned", "agreed", "assumption_note", "baseline_pairs",
            "battles", "compare", "errored", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
-           "metrics_table", "online_elo", "paired_units", "plots", "role_link_note", "same_role", "usable",
+           "metrics_table", "online_elo", "paired_units", "plots", "role_link_note", "same_role", "served_traffic", "usable",
            "vote_battles", "vote_leaderboard", "write_report"]
