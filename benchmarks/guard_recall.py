@@ -14,6 +14,7 @@ baselines) timed with the guard and with a pass-through in its place, in the sam
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from typing import Callable, Iterator
 
@@ -42,11 +43,11 @@ def guard_check(view: ScenarioView, message: str, stated: int | None) -> bool:
     return Guard(view).leaks(sanitize_message(normalise(message)), stated)
 
 
-def cases() -> Iterator[ScenarioView]:
-    for domain in DOMAINS:
-        for scenario in load_scenarios(domain, "all"):
-            for kind in (FOCAL, COUNTERPART):
-                yield ScenarioView.of(scenario, kind, 30, "goemotions-28")
+def cases(step: int = 1) -> Iterator[ScenarioView]:
+    """Every role of every built-in scenario (every ``step``-th one)."""
+    views = (ScenarioView.of(scenario, kind, 30, "goemotions-28") for domain in DOMAINS
+             for scenario in load_scenarios(domain, "all") for kind in (FOCAL, COUNTERPART))
+    yield from itertools.islice(views, 0, None, step)
 
 
 def other_value(view: ScenarioView, rng: np.random.Generator) -> int:
@@ -56,9 +57,10 @@ def other_value(view: ScenarioView, rng: np.random.Generator) -> int:
     return value
 
 
-def recall(check: Check, seed: int) -> dict[str, list[bool]]:
+def recall(check: Check, seed: int, step: int = 1) -> dict[str, list[bool]]:
+    """Per family, whether each disguised statement of a reservation was flagged."""
     rng, found = np.random.default_rng(seed), {name: [] for name in FAMILIES}
-    for view in cases():
+    for view in cases(step):
         for name, family in FAMILIES.items():
             form = family(view.reservation, rng)
             if form is not None:
@@ -66,25 +68,28 @@ def recall(check: Check, seed: int) -> dict[str, list[bool]]:
     return found
 
 
-def false_positives(check: Check, seed: int) -> dict[str, list[bool]]:
-    rng, flagged = np.random.default_rng(seed + 1), {}
+def false_positives(check: Check, seed: int, step: int = 1) -> dict[str, list[bool]]:
+    """Per kind of message that does not leak, whether each was flagged."""
+    rng = np.random.default_rng(seed + 1)
+    flagged: dict[str, list[bool]] = {f"offered value: {name}": [] for name in FAMILIES}
+    flagged |= {"nearby numbers": [], "scripted messages": [], "at the reservation (scripted)": [], "ordinary text": []}
     ordinary = [p for table in load_data("emotions.toml").values() for p in table["phrases"]] + list(ORDINARY)
-    for view in cases():
+    for view in cases(step):
         unit, r = view.domain.unit, view.reservation
         for name, family in FAMILIES.items():
             value = other_value(view, rng)
             if (form := family(value, rng)) is not None:
-                flagged.setdefault(f"offered value: {name}", []).append(
+                flagged[f"offered value: {name}"].append(
                     check(view, f"I can offer {form} {unit}.", value))
         for near in {r - 1, r + 1, r - 10, r + 10, r * 10, r + 100, int(str(abs(r))[::-1])} - {r, -r}:
             for form in (str(near), num2words(near)):
-                flagged.setdefault("nearby numbers", []).append(check(view, f"How about {form} {unit}?", near))
+                flagged["nearby numbers"].append(check(view, f"How about {form} {unit}?", near))
         for move in ("offer", "accept"):
             value = other_value(view, rng)
-            flagged.setdefault("scripted messages", []).append(check(view, _scripted(view, move, value, rng), value))
-            flagged.setdefault("at the reservation (scripted)", []).append(check(view, _scripted(view, move, r, rng), r))
+            flagged["scripted messages"].append(check(view, _scripted(view, move, value, rng), value))
+            flagged["at the reservation (scripted)"].append(check(view, _scripted(view, move, r, rng), r))
         for text in ordinary + templates(view.domain.name, view.kind, "walk_away"):
-            flagged.setdefault("ordinary text", []).append(check(view, text, None))
+            flagged["ordinary text"].append(check(view, text, None))
     return flagged
 
 
