@@ -15,7 +15,7 @@ one's reservation without accepting it, and any statement of it with a walk-away
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from agents.base import Observation, ScenarioView
@@ -36,7 +36,8 @@ class GuardStats:
     repaired_emotions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # not dataclasses.asdict: the match loop calls this twice a move, and asdict deep-copies
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _lines() -> dict[str, str]:
@@ -123,8 +124,9 @@ class Guard:
         self.stats.redactions += 1
         line = self._line(move, stated)
         for candidate in (self._replace(text, self.view.reservation, line, stated), line, _lines()["neutral"]):
+            candidate = candidate[: self.max_chars]  # cut first: a cut number is another number
             if not self.leaks(candidate, stated):
-                return candidate[: self.max_chars]
+                return candidate
         return ""  # unreachable: the neutral line names no number
 
     def _line(self, move: str, stated: int | None) -> str:
@@ -154,4 +156,6 @@ class Guard:
             text = re.sub(rf"(?<![\d.]){original}(?!\d)", str(safe), text)
             if states(text, original):  # the original in another form ("ninety-five"): its sentence goes
                 text = self._replace(text, original, line, safe)
-        return text if states(text, safe) else f"{text} {line}".strip()
+        if states(text, safe):
+            return text
+        return f"{text[: self.max_chars - len(line) - 1]} {line}".strip()  # the line must survive the length cap

@@ -68,6 +68,7 @@ _CLOSING = re.compile(r"[\s)]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MAX_OPERAND = 10 ** 6
 _MAX_GAP = 24  # no operator with its spaces and parentheses is longer
+_MAX_TERMS = 12  # numbers (and parentheses) in an expression worth evaluating
 
 
 def normalise(text: str) -> str:
@@ -117,6 +118,11 @@ def readings(text: str) -> frozenset[int]:
     return frozenset().union(*map(_sentence_readings, sentences))  # no reading spans a sentence end
 
 
+def clear_cache() -> None:
+    """Forget the readings of the sentences seen so far (for timing the reader cold)."""
+    _sentence_readings.cache_clear()
+
+
 @functools.lru_cache(maxsize=16384)  # scripted messages repeat their sentences
 def _sentence_readings(text: str) -> frozenset[int]:
     low = text.lower()
@@ -145,7 +151,8 @@ def _sentence_readings(text: str) -> frozenset[int]:
 def _run_readings(run: re.Match[str], atoms: list[tuple[int, int, int]]) -> Iterator[int]:
     """Digit groups joined by separators: each group, and every contiguous concatenation of them."""
     stop = run.start("fraction") if run.group("fraction") else run.end()
-    groups = [(m.start(), m.end(), m.group().replace(",", "")) for m in _GROUP_RE.finditer(run.string, run.start(), stop)]
+    groups = [(m.start(), m.end(), m.group().replace(",", ""))
+              for m in _GROUP_RE.finditer(run.string, run.start(), stop)]
     if run.group("fraction") and run.group("fraction").strip(".0"):  # "9.3": the last group is no whole number
         groups.pop()
     atoms.extend((start, end, int(digits)) for start, end, digits in groups)
@@ -277,7 +284,8 @@ def _arithmetic(text: str, atoms: list[tuple[int, int, int]]) -> Iterator[int]:
         else:
             if len(chain) > 2:  # at least one operator
                 yield from _evaluate(chain + [_CLOSING.match(text, end).group()])
-            opening = len(text[:start]) - len(text[:start].rstrip(" ("))
+            before = text[max(0, start - _MAX_GAP):start]
+            opening = len(before) - len(before.rstrip(" ("))
             chain = [text[start - opening:start].replace(" ", ""), str(value)] if value <= _MAX_OPERAND else []
         end = stop
 
@@ -287,7 +295,10 @@ def _evaluate(parts: list[str]) -> Iterator[int]:
     tokens: list[str] = []
     for part in (p.replace(" ", "") for p in parts):
         tokens.extend(part if set(part) <= {"(", ")"} else [part])
-    for attempt in (tokens, [t for t in tokens if t not in "()"]):
+    flat = [t for t in tokens if t not in "()"]
+    if len(flat) > 2 * _MAX_TERMS:  # not simple arithmetic any more
+        return
+    for attempt in (tokens, flat) if tokens.count("(") <= _MAX_TERMS else (flat,):
         try:
             result = _Expression(attempt).parse()
         except ValueError:  # unbalanced parentheses
