@@ -2,9 +2,11 @@
 it must never garble ("Let us meet halfway: that days.")."""
 from __future__ import annotations
 
+import importlib.util
 import re
 import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from benchmarks.guard_recall import false_positives, guard_check
 from envs import COUNTERPART, FOCAL, Action, load_scenarios
 from tests.helpers import play_pair
 
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugin-agent" / "src" / "midpoint_agent"
 GARBLED = re.compile(r"\bthat (days|minutes)\b")
 
 # Every disguise issue 30 lists, and the forms the guard read before, with texts that must stay.
@@ -178,19 +181,13 @@ def test_check_gives_a_reason_and_changes_nothing():
 
 # No garbled message anywhere.
 
-class Midpoint(Agent):
-    """The README's example agent ("Writing a custom agent"): opens at its target, then offers midpoints."""
-
-    name = "midpoint"
-
-    def act(self, obs: Observation) -> Action:
-        view = self.view
-        if obs.their_offer is None or obs.my_offer is None:
-            return Action.offer(view.target, "joy", f"Let us start at {view.target} {view.domain.unit}.")
-        middle = round((obs.my_offer + obs.their_offer) / 2)
-        if abs(middle - obs.their_offer) <= 2 and view.gain(obs.their_offer) >= 0:
-            return Action.accept("joy", "Agreed.")
-        return Action.offer(middle, "joy", f"Let us meet halfway: {middle} {view.domain.unit}.")
+def _midpoint_agent() -> type[Agent]:
+    """The README's example agent ("Writing a custom agent"), as the example plugin ships it: it opens
+    at its target, then offers the midpoint of the two last offers, naming it in its message."""
+    spec = importlib.util.spec_from_file_location("midpoint_agent", EXAMPLE_PLUGIN / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Midpoint
 
 
 def _assert_clean(transcript, scenario) -> None:
@@ -204,7 +201,7 @@ def _assert_clean(transcript, scenario) -> None:
 @pytest.mark.parametrize("opponent", ["victim", "conceder", "boulware", "vanilla-counterpart"])
 def test_the_readme_midpoint_agent_is_never_garbled(opponent):
     for scenario in load_scenarios("credit", "test")[:8]:
-        agents = {FOCAL: Midpoint(), COUNTERPART: make_agent(AgentSpec(opponent))}
+        agents = {FOCAL: _midpoint_agent()(), COUNTERPART: make_agent(AgentSpec(opponent))}
         _, transcript, _ = play_pair(AgentSpec("vanilla"), AgentSpec(opponent), scenario, agents=agents)
         _assert_clean(transcript, scenario)
         offers = [m for m in transcript if m["role"] == FOCAL and m["move"] == "offer"]
