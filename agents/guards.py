@@ -19,12 +19,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from agents.base import Observation, ScenarioView
-from agents.leaks import normalise, states
+from agents.leaks import normalise, sentences, states
 from agents.texts import fill, load_data
 from envs import MAX_MESSAGE_CHARS, Action, sanitize_message
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
 
 @dataclass
 class GuardStats:
@@ -138,11 +135,11 @@ class Guard:
     def _replace(text: str, value: int, line: str, stated: int | None) -> str:
         """Sentences stating ``value`` dropped; ``line`` put where the first was, unless what is kept
         already states the move's value (or, for a walk-away, something is kept)."""
-        sentences = _SENTENCE_END.split(text)
-        bad = [i for i, sentence in enumerate(sentences) if states(sentence, value)]
+        parts = sentences(text)
+        bad = [i for i, sentence in enumerate(parts) if states(sentence, value)]
         if not bad:  # no single sentence: the reading spans them
             return line
-        kept = [s for i, s in enumerate(sentences) if i not in bad]
+        kept = [s for i, s in enumerate(parts) if i not in bad]
         rest = " ".join(kept)
         if not rest or (stated is not None and not states(rest, stated)):
             kept.insert(bad[0], line)

@@ -112,10 +112,14 @@ def states(text: str, value: int) -> bool:
     return abs(value) in readings(text)
 
 
+def sentences(text: str) -> list[str]:
+    """``text`` split after each ".", "!" or "?" that a space follows (no reading spans the split)."""
+    return _SENTENCE_END.split(text)
+
+
 def readings(text: str) -> frozenset[int]:
     """Every non-negative whole number ``text`` can be read as stating (see the module docstring)."""
-    sentences = _SENTENCE_END.split(normalise(text))
-    return frozenset().union(*map(_sentence_readings, sentences))  # no reading spans a sentence end
+    return frozenset().union(*map(_sentence_readings, sentences(normalise(text))))
 
 
 def clear_cache() -> None:
