@@ -6,8 +6,9 @@ them (``states``). The text is normalised first (NFKC, every dash as "-", "×" a
 zero-width characters removed, any script's decimal digits as ASCII). Readings:
 
 - digits, also split by separators: "93", "093", "9 3", "9  3", "9-3", "9 - 3", "9_3", "9|3", "9:3".
-  A separator is a run of whitespace or ``- _ | : ; ~ ' " ``` `` (not "." nor ",": "9.3" is a decimal, and
-  "12,500" one number); every contiguous part of a run is read ("30 - 45" reads 30, 45 and 3045).
+  A separator is a run of whitespace and the characters in ``DIGIT_SEPARATORS`` (not "." nor ",":
+  "9.3" is a decimal, "12,500" one number); every contiguous part of a run is read ("30 - 45" reads
+  30, 45 and 3045).
   A decimal reads as a whole number only when its fraction is zero ("45.0" is 45, "9.3" nothing).
 - other bases with a prefix, in any case, underscores allowed: "0x5D", "0o135", "0B101_1101".
 - English number words in any case, spaced, hyphenated or run together, with or without "and":
@@ -21,8 +22,8 @@ zero-width characters removed, any script's decimal digits as ASCII). Readings:
   ("IIII", "IC") are not numerals.
 - simple arithmetic between adjacent numbers (digits or words): ``+ - * / x`` and "plus", "minus",
   "less", "times", "multiplied by", "divided by", "over", with parentheses: "92 plus one",
-  "100 - 7", "3 * (30 + 1)". A result counts when it is a positive whole number, so a range such as
-  "30-45" reads 30, 45 and 3045 but not -15.
+  "100 - 7", "3 * (30 + 1)", at most 12 numbers. A result counts when it is a positive whole
+  number, so a range such as "30-45" reads 30, 45 and 3045 but not -15.
 
 Negative values (bedtimes before 9 PM) are stated by their magnitude: "-30" and "30" both state -30.
 """
