@@ -38,6 +38,12 @@ class OllamaBackend(ServedBackend):
     def describe(self) -> str:
         return f"Ollama at {self.host}"
 
+    def missing_model(self) -> str:
+        return f"model {self.model!r} is not on the Ollama server at {self.host}; run: ollama pull {self.model}"
+
+    def refused(self, status: int) -> str:
+        return f"Ollama at {self.host} refused the request ({status}): check OLLAMA_API_KEY"
+
     def preflight(self) -> None:
         """Fail at once if the server is unreachable or does not have the model."""
         client = ollama.Client(host=self.host, timeout=min(self.timeout, 30.0))

@@ -60,6 +60,9 @@ class OpenAIBackend(ServedBackend):
             shown = ", ".join(sorted(names)[:5]) or "none"
             raise ConfigError(f"model {self.model!r} is not served at {self.host} (it serves: {shown})")
 
+    def refused(self, status: int) -> str:
+        return f"{self.host} refused the API key (from ${self.api_key_env})"
+
     def _client(self) -> openai.AsyncOpenAI:
         if self._async is None:  # made on the loop that uses it; aiohttp: the client's fast transport
             size = pool_size(self.host)

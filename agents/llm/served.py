@@ -86,6 +86,14 @@ class ServedBackend(Backend):
     def describe(self) -> str:
         return self.host
 
+    def refused(self, status: int) -> str:
+        """The one line for a refused key (401/403): the run stops, nothing is retried."""
+        return f"{self.describe()} refused the request ({status}): check its API key"
+
+    def missing_model(self) -> str:
+        """The one line for a server that does not have the model."""
+        return f"model {self.model!r} is not served at {self.describe()}"
+
     def complete(self, request: ChatRequest) -> Completion:
         start = time.perf_counter()
         until = min(transport.deadline_at() or math.inf,
@@ -151,9 +159,9 @@ class ServedBackend(Backend):
             reply = self.read(body) if not problem else Reply(None, problem=problem, server_error=True)
             return (None, reply.problem) if reply.server_error else (reply, "")
         if status in (401, 403):
-            raise ConfigError(f"{self.describe()} refused the request ({status}): check the API key")
+            raise ConfigError(self.refused(status))
         if status == 404 and error_names_model(attempt.body, self.model):
-            raise ConfigError(f"model {self.model!r} is not served at {self.describe()}")
+            raise ConfigError(self.missing_model())
         if status not in RATE_LIMITED and status not in RETRYABLE and status < 500:
             raise BackendError(f"{self.describe()} refused this request with {status}: {attempt.body[:200]}")
         return None, f"HTTP {status}"
