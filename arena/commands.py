@@ -213,7 +213,7 @@ def _sides(r: pd.Series) -> str:
     except (KeyError, ValueError):
         return ""
     unit = get_domain(r["domain"]).unit
-    return "; ".join(f"{r[f'{kind}_role']} ({kind}): target {scenario.target[kind]}, reservation "
+    return "; ".join(f"{r[f'{kind}_role']} ({kind}): target {scenario.target[kind]} {unit}, reservation "
                      f"{scenario.reservation[kind]} {unit}" for kind in ("focal", "counterpart"))
 
 

@@ -35,12 +35,12 @@ def _short(name: str) -> str:
 
 def _side(matches: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Agent, role, backend, model and response model of each match, seen from role ``kind``."""
-    def column(name: str) -> pd.Series:
-        return matches[name].fillna("").astype(str) if name in matches else pd.Series(UNRECORDED, matches.index)
+    def column(name: str, missing: str = "") -> pd.Series:
+        return matches[name].fillna("").astype(str) if name in matches else pd.Series(missing, matches.index)
 
     return pd.DataFrame({"agent": matches[f"{kind}_agent"].astype(str), "role": kind,
-                         "backend": column(f"{kind}_backend"), "model": column(f"{kind}_model"),
-                         "response_model": column("response_model").replace(UNRECORDED, "")})
+                         "backend": column(f"{kind}_backend", UNRECORDED), "model": column(f"{kind}_model"),
+                         "response_model": column("response_model")})
 
 
 def _joined(values: pd.Series) -> str:
