@@ -38,6 +38,8 @@ def _rewritten(matches: pd.DataFrame, kind: str, moves: pd.Series) -> pd.Series:
 def fallback_share(matches: pd.DataFrame) -> pd.DataFrame:
     """Per agent, role ("both" pools the two) and domain ("all" pools them): moves, moves rewritten
     (fallbacks or guard rewrites) and their share, over the matches that finished."""
+    if not {"rounds", "domain"} <= set(matches):
+        return pd.DataFrame(columns=SHARE_COLUMNS)
     done = matches.loc[~errored(matches) & matches["rounds"].notna()]
     frames = []
     for kind in ROLES:

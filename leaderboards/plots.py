@@ -29,6 +29,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 FORMATS = ("png", "svg", "pdf")
 STYLE = {"svg.fonttype": "none", "pdf.fonttype": 42, "font.size": 9, "axes.titlesize": 10}
 CAPTION_POINTS = 7
+MAX_POINTS = 1500  # points drawn per Elo line: about one per pixel column; the last rating is always kept
 
 
 def agent_styles(agents: list[str]) -> dict[str, dict[str, object]]:
@@ -58,10 +59,11 @@ def _save(fig: plt.Figure, out: Path, name: str, title: str, basis: Basis) -> li
     _caption(fig, caption)
     metadata = {"png": {"Title": title, "Description": caption}, "svg": {"Title": title, "Description": caption},
                 "pdf": {"Title": title, "Subject": caption}}
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)  # once, not once per format
     paths = []
     for fmt in FORMATS:
         path = out / f"{name}.{fmt}"
-        fig.savefig(path, dpi=150, bbox_inches="tight", pad_inches=0.1, metadata=metadata[fmt])
+        fig.savefig(path, dpi=150, bbox_inches=box, metadata=metadata[fmt])
         paths.append(path)
     plt.close(fig)
     return paths
@@ -176,7 +178,7 @@ def elo_trajectories(matches: pd.DataFrame, out: Path, basis: Basis) -> list[Pat
             trajectory = online_elo(fights)[1]
             final = trajectory.groupby("agent")["rating"].last().sort_values(ascending=False)
             for agent in final.index:
-                rows = trajectory[trajectory["agent"] == agent]
+                rows = _thinned(trajectory[trajectory["agent"] == agent])
                 ax.plot(rows["step"], rows["rating"], lw=1.1, markersize=4, markevery=max(1, len(rows) // 6),
                         label=f"{agent} ({final[agent]:.0f})", **styles[agent])
             ax.set_title(f"{kind} agents")
@@ -185,6 +187,13 @@ def elo_trajectories(matches: pd.DataFrame, out: Path, basis: Basis) -> list[Pat
         axes[-1].set_xlabel("same-role battle (two agents of one role against the same opponent on one scenario)")
         fig.suptitle(title, fontsize=10)
         return _save(fig, out, "elo_trajectories", title, basis)
+
+
+def _thinned(rows: pd.DataFrame) -> pd.DataFrame:
+    """At most MAX_POINTS evenly spaced rows, the first and last included (the figure cannot show more)."""
+    if len(rows) <= MAX_POINTS:
+        return rows
+    return rows.iloc[np.unique(np.linspace(0, len(rows) - 1, MAX_POINTS).round().astype(int))]
 
 
 def close_all() -> None:
