@@ -108,8 +108,10 @@ def errored_verdict(matches: pd.DataFrame, run: str) -> int:
     if 2 * len(failed) <= len(matches):
         print(f"{len(failed)} of {len(matches)} matches errored, {why}; {where}")
         return 0
-    print(f"arena: error: {len(failed)} of {len(matches)} matches errored, {why}: the results rest on the "
-          f"{len(matches) - len(failed)} others; {where}; rerun with the same --out to retry them", file=sys.stderr)
+    rest = f"the results rest on the {len(matches) - len(failed)} others" if len(failed) < len(matches) else \
+        "no match finished"
+    print(f"arena: error: {len(failed)} of {len(matches)} matches errored, {why}: {rest}; {where}; rerun with the "
+          "same --out to retry them", file=sys.stderr)
     return EXIT_FAILED
 
 

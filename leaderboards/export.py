@@ -50,4 +50,4 @@ def render_table(table: pd.DataFrame, fmt: str, basis: Basis | None = None, note
     if fmt == "markdown":
         return "\n".join([shown.to_markdown(index=False), ""] + [f"> {n}\n" for n in notes]
                          + [f"*{c}*" for c in caption]).rstrip("\n")
-    return "\n".join([shown.to_string(index=False)] + notes + caption)
+    return "\n".join([shown.to_string(index=False) if len(shown) else "(no rows)"] + notes + caption)

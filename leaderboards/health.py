@@ -69,6 +69,8 @@ def merge_shares(table: pd.DataFrame, shares: pd.DataFrame, agent: str = "agent"
         shares = shares[shares["domain"] == "all"]
     lookup = shares.rename(columns={"agent": agent, "fallback_share": column})[keys + [column]]
     merged = table.drop(columns=[column], errors="ignore").merge(lookup, on=keys, how="left")
+    if column in table:  # a column already there keeps its place
+        merged = merged[list(table.columns) + [c for c in merged if c not in table]]
     merged.attrs = dict(table.attrs)
     return merged
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from leaderboards.basis import LABEL_COLUMNS, Basis, run_basis
 from leaderboards.battles import usable
-from leaderboards.export import render_table
+from leaderboards.export import no_negative_zero, render_table
 from leaderboards.metrics import metrics_table
 from leaderboards.ratings import leaderboard
 
@@ -77,7 +77,7 @@ def write_report(matches: pd.DataFrame, out: str | Path, bootstrap: int = 1000, 
     tables = _tables(matches, basis, bootstrap, seed)
     paths = []
     for name, key in TABLES.items():
-        tables[key].to_csv(out / name, index=False)
+        no_negative_zero(tables[key]).to_csv(out / name, index=False)
         paths.append(out / name)
     drawn, skipped = _draw(_plots(matches, tables["per_role"], out, basis), warn)
     text = "\n".join([

@@ -166,6 +166,9 @@ def test_error_reasons_are_shown_clean_and_a_mostly_errored_run_fails(tmp_path, 
     assert f"-- ended by error after 2 attempt(s): {REASON}" in replayed
     shown = _out(capsys, ["show", str(out)])
     assert REASON in shown and "\x1b" not in shown
+    metrics = pd.read_csv(io.StringIO(_out(capsys, ["leaderboard", str(out), "--metrics", "--format", "csv"])))
+    raiser = metrics[metrics["agent"] == "ansi-raiser"]  # listed although none of its matches finished
+    assert len(raiser) == 2 and (raiser["matches"] == 0).all() and (raiser["errors"] == 4).all()
     fine = tmp_path / "fine"  # 14 of 32 matches errored: said, and the run stands
     assert main(args[:2] + ["ansi-raiser,linear,vanilla,boulware"] + args[3:-1] + [str(fine)]) == 0
     assert f"14 of 32 matches errored, most often '{REASON}'" in capsys.readouterr().out
