@@ -190,7 +190,8 @@ def list_matches(args: argparse.Namespace) -> int:
     m = analysis.filter_matches(load_matches(args.run), args.run, args.domain, args.agent, args.counterpart,
                                 args.outcome)
     shown = m[["match_id", "ended_by", "value", "rounds", "focal_utility", "counterpart_utility"]].round(3)
-    shown = shown.assign(reason=leaderboards.error_reasons(m))
+    whole = {c: shown[c].round().astype("Int64") for c in ("value", "rounds")}  # 42, not 42.0
+    shown = shown.assign(**whole, reason=leaderboards.error_reasons(m))
     if args.format == "table":  # a terminal line: the reason shortened, and left out when no match has one
         shown["reason"] = shown["reason"].map(lambda r: textwrap.shorten(r, REASON_WIDTH, placeholder=" ..."))
         shown = shown if shown["reason"].any() else shown.drop(columns="reason")
