@@ -70,15 +70,9 @@ def _metrics(names: list[str] | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def print_table(table: pd.DataFrame, fmt: str) -> None:
-    if fmt == "csv":
-        print(table.to_csv(index=False), end="")
-    elif fmt == "json":
-        print(table.to_json(orient="records", indent=2))
-    elif fmt == "markdown":
-        print(table.to_markdown(index=False))
-    else:
-        print(table.to_string(index=False))
+def print_table(table: pd.DataFrame, fmt: str, basis: leaderboards.Basis | None = None, notes: list[str] = ()) -> None:
+    """The table in ``fmt``; with a basis, labelled with it (see leaderboards.render_table)."""
+    print(leaderboards.render_table(table, fmt, basis, notes))
 
 
 def _legend(table: pd.DataFrame) -> list[str]:
@@ -93,7 +87,9 @@ def compare_run(run: str, agents: list[str], baseline: str | None, metrics: list
     matches = load_matches(run)
     table = leaderboards.compare(matches, comparison_pairs(matches, agents, baseline), _metrics(metrics),
                                  bootstrap=bootstrap, alpha=alpha, per_opponent=per_opponent)
-    print_table(table[SHOWN].round(4), fmt)
+    basis = leaderboards.run_basis(matches)  # labels: each side's backend, model and fallback share
+    labelled = basis.annotate(basis.annotate(table), "baseline", "baseline_")
+    print_table(labelled[SHOWN + [c for c in labelled if c not in table]].round(4), fmt, basis)
     if fmt == "table":
         notes = _legend(table) + [f"warning: {w}" for w in table.attrs["warnings"]]
         note = leaderboards.assumption_note(matches)

@@ -19,7 +19,7 @@ from arena.analysis import print_table
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec, check_types, default_agents, load_spec_file, resolve_backends
 from arena.storage import load_matches, load_transcript
-from envs import DOMAINS
+from envs import DOMAINS, get_domain, get_scenario
 
 
 def build_spec(config: str | None, overrides: dict[str, Any]) -> TournamentSpec:
@@ -114,37 +114,67 @@ def tournament(config: str | None, overrides: dict[str, Any], out: str, bootstra
     progress = Progress(quiet)
     try:
         matches = run_tournament(spec, out, on_result=progress.update, on_start=progress.start,
-                                 on_phase=progress.phase, on_note=lambda text: print(f"warning: {text}", file=sys.stderr),
-                                 on_gauges=progress.gauges)
+                                 on_phase=progress.phase, on_note=warn, on_gauges=progress.gauges)
     finally:
         progress.close()
     progress.phase(f"rating ({bootstrap} bootstrap resamples)")
     print(f"\n{len(matches)} matches in {out} ({progress.errored} errored this run)")
-    print(f"response model for scripted counterparts: {spec.response_model!r}")
-    print_leaderboard(leaderboards.leaderboard(matches, by="all", bootstrap=bootstrap), "table")
+    print_leaderboard(leaderboards.leaderboard(matches, by="all", bootstrap=bootstrap), "table", matches)
     print(f"per domain: arena leaderboard {out}; paired differences: arena compare {out} --baseline vanilla")
     if len(matches):
         print(f"transcripts: arena matches {out} lists ids; e.g. arena replay {out} '{matches['match_id'].iloc[0]}'")
     progress.phase("writing the report and plots")
-    written = leaderboards.write_report(matches, Path(out) / "report", bootstrap=bootstrap)
+    written = leaderboards.write_report(matches, Path(out) / "report", bootstrap=bootstrap, on_warning=warn)
     if written:
         print(f"leaderboard and plots written to {Path(out) / 'report'}")
-    return 0
+    return errored_verdict(matches, out)
+
+
+def warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def errored_verdict(matches: pd.DataFrame, run: str) -> int:
+    """Say how many matches errored and why; 1 (a failed run) when more than half of them did."""
+    failed = matches[leaderboards.errored(matches) & ~leaderboards.abandoned(matches)]
+    if failed.empty:
+        return 0
+    reasons = leaderboards.reason_counts(failed)
+    why = f"most often {reasons.index[0]!r} ({reasons.iloc[0]} matches)"
+    where = f"arena matches {run} --outcome error lists them with their reasons"
+    if 2 * len(failed) <= len(matches):
+        print(f"{len(failed)} of {len(matches)} matches errored, {why}; {where}")
+        return 0
+    rest = f"the results rest on the {len(matches) - len(failed)} others" if len(failed) < len(matches) else \
+        "no match finished"
+    print(f"arena: error: {len(failed)} of {len(matches)} matches errored, {why}: {rest}; {where}; rerun with the "
+          "same --out to retry them", file=sys.stderr)
+    return EXIT_FAILED
 
 
 LEADERBOARD_COLUMNS = ("domain", "role", "rank", "agent", "rating", "lower", "upper", "agreement_rate", "battles",
                        "order")
+REASON_WIDTH = 100  # characters of an error reason in a terminal table (csv and json give it whole)
+EXIT_FAILED = 1  # a run whose matches mostly errored (2 is bad input)
 
 
-def print_leaderboard(table: pd.DataFrame, fmt: str) -> None:
-    """The table, then (in table format) its notes: role linking, order dependence, thin data, assumptions."""
-    notes = table.attrs.get("notes", [])
+def print_leaderboard(table: pd.DataFrame, fmt: str, matches: pd.DataFrame) -> None:
+    """The table with each agent's basis and fallback share, then its notes (role linking, order
+    dependence, thin data, assumptions, fallbacks, errored matches left out) and the basis caption."""
+    notes = list(table.attrs.get("notes", []))
+    if table.attrs.get("errored_excluded"):
+        notes.append(f"({table.attrs['errored_excluded']} errored matches excluded)")
     columns = [c for c in LEADERBOARD_COLUMNS if c in table and not (c == "order" and fmt == "table")]
-    table = table[columns].round({"rating": 1, "lower": 1, "upper": 1, "agreement_rate": 3}) if len(table) else table
-    print_table(table, fmt)
-    if fmt == "table":
-        for note in notes:
-            print(note)
+    basis = leaderboards.run_basis(matches)
+    shown = basis.annotate(table[columns])
+    print_table(shown.round({"rating": 1, "lower": 1, "upper": 1, "agreement_rate": 3, "fallback_share": 3}), fmt,
+                basis, notes)
+
+
+def print_metrics(matches: pd.DataFrame, fmt: str) -> None:
+    """The metrics table with each agent's basis, the fallback warning and the basis caption."""
+    basis = leaderboards.run_basis(matches)
+    print_table(basis.annotate(leaderboards.metrics_table(matches)).round(3), fmt, basis)
 
 
 def list_agents() -> int:
@@ -175,15 +205,19 @@ def list_domains() -> int:
 def show(run: str) -> int:
     m = load_matches(run)
     ok = m[m["error"].isna()]
-    note = leaderboards.assumption_note(m)
     abandoned = int(leaderboards.abandoned(m).sum())
     print(f"run {run}: {len(m)} matches, {len(m) - len(ok) - abandoned} errored, {abandoned} abandoned by people, "
           f"domains {', '.join(sorted(m['domain'].unique()))}")
     print(f"agreement rate {ok['agreement'].astype(float).mean():.3f}, mean rounds {ok['rounds'].mean():.1f}")
     print(ok.groupby("ended_by").size().rename("matches").to_string())
     print()
-    print(leaderboards.metrics_table(m).round(3).to_string(index=False))
+    print_metrics(m, "table")
     _print_traffic(leaderboards.served_traffic(m))
+    reasons = leaderboards.reason_counts(m)
+    if len(reasons):
+        print("\nwhy matches errored (arena matches RUN --outcome error lists them):")
+        print(reasons.rename_axis("reason").rename("matches").reset_index().to_string(index=False))
+    note = leaderboards.assumption_note(m)
     if note:
         print(f"\n{note}")
     return 0
@@ -201,14 +235,38 @@ def _print_traffic(traffic: pd.DataFrame) -> None:
 
 
 def list_matches(args: argparse.Namespace) -> int:
-    """Match ids with who played, how it ended and the utilities, filtered."""
+    """Match ids with who played, how it ended, the utilities and, for errored ones, why; filtered."""
     m = analysis.filter_matches(load_matches(args.run), args.run, args.domain, args.agent, args.counterpart,
                                 args.outcome)
     shown = m[["match_id", "ended_by", "value", "rounds", "focal_utility", "counterpart_utility"]].round(3)
+    whole = {c: shown[c].round().astype("Int64") for c in ("value", "rounds")}  # 42, not 42.0
+    shown = shown.assign(**whole, reason=leaderboards.error_reasons(m))
+    if args.format == "table":  # a terminal line: the reason shortened, and left out when no match has one
+        shown["reason"] = shown["reason"].map(lambda r: textwrap.shorten(r, REASON_WIDTH, placeholder=" ..."))
+        shown = shown if shown["reason"].any() else shown.drop(columns="reason")
     print_table(shown.head(args.limit) if args.limit else shown, args.format)
     if args.format == "table" and args.limit and len(m) > args.limit:
         print(f"... {len(m) - args.limit} more (--limit 0 shows all)")
     return 0
+
+
+def _number(value: Any) -> str:
+    """A whole number without ".0", anything else to 3 decimals ("-" for none)."""
+    if value is None or pd.isna(value):
+        return "-"
+    value = float(value) + 0.0
+    return str(int(value)) if value.is_integer() else f"{value:.3f}"
+
+
+def _sides(r: pd.Series) -> str:
+    """Each side's target and reservation (private to it during the match), from the scenario."""
+    try:
+        scenario = get_scenario(r["domain"], r["scenario"])
+    except (KeyError, ValueError):
+        return ""
+    unit = get_domain(r["domain"]).unit
+    return "; ".join(f"{r[f'{kind}_role']} ({kind}): target {scenario.target[kind]} {unit}, reservation "
+                     f"{scenario.reservation[kind]} {unit}" for kind in ("focal", "counterpart"))
 
 
 def replay(run: str, match_id: str) -> int:
@@ -219,13 +277,28 @@ def replay(run: str, match_id: str) -> int:
         raise KeyError(f"no match {match_id!r} in {run}" + (f"; similar: {', '.join(close)}" if close else ""))
     r = row.iloc[0]
     print(f"{r['match_id']}  ({r['focal_agent']} as {r['focal_role']} vs {r['counterpart_agent']} as {r['counterpart_role']})")
+    sides = _sides(r)
+    if sides:
+        print(sides)
     for i, move in enumerate(load_transcript(run, match_id), 1):
         who = r["focal_role"] if move["role"] == "focal" else r["counterpart_role"]
-        value = f" {move['value']}" if move["value"] is not None else ""
+        value = f" {_number(move['value'])}" if move["value"] is not None else ""
         print(f"{i:2d}. {who} [{move['emotion']} -> sensed {move['sensed']}] {move['move']}{value}")
         print(textwrap.indent(textwrap.fill(move["message"], 96), "      "))
-    print(f"-- ended by {r['ended_by']}, value {r['value']}, utilities focal {r['focal_utility']} / counterpart {r['counterpart_utility']}")
+    print(ending(r))
+    print(leaderboards.basis_caption(row))
     return 0
+
+
+def ending(r: pd.Series) -> str:
+    """How a match ended: the deal and both utilities, or why it errored."""
+    reason = leaderboards.clean_reason(r.get("error"))
+    if reason:
+        attempts = f" after {_number(r.get('attempts'))} attempt(s)" if pd.notna(r.get("attempts")) else ""
+        return f"-- ended by {r['ended_by']}{attempts}: {reason}"
+    deal = f" at {_number(r['value'])} {get_domain(r['domain']).unit}" if pd.notna(r["value"]) else ", no deal"
+    return (f"-- ended by {r['ended_by']}{deal}; utilities focal {_number(r['focal_utility'])} / counterpart "
+            f"{_number(r['counterpart_utility'])}")
 
 
 def vote_leaderboard(args: argparse.Namespace) -> int:
@@ -264,16 +337,14 @@ def dispatch(args: argparse.Namespace) -> int:
     matches = load_matches(args.run)
     if args.command == "leaderboard":
         if args.metrics:
-            print_table(leaderboards.metrics_table(matches).round(3), args.format)
+            print_metrics(matches, args.format)
             return 0
         table = leaderboards.leaderboard(matches, args.method, args.view, args.by, bootstrap=args.bootstrap)
-        print_leaderboard(table, args.format)
-        if table.attrs.get("errored_excluded"):
-            print(f"({table.attrs['errored_excluded']} errored matches excluded)")
+        print_leaderboard(table, args.format, matches)
         return 0
     if args.command == "plot":
         out = Path(args.out or Path(args.run) / "report")
-        for path in leaderboards.write_report(matches, out):
+        for path in leaderboards.write_report(matches, out, on_warning=warn):
             print(path)
         return 0
     raise ConfigError(f"unknown command {args.command!r}")

@@ -108,12 +108,42 @@ class TournamentSpec:
         return notes
 
     def to_toml(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if v is not None and k != "agents"}
-        data["agents"] = [{k: v for k, v in asdict(a).items() if v not in (None, {})} for a in self.agents]
-        for agent in data["agents"]:
-            if "backend" in agent:
-                agent["backend"] = {k: v for k, v in agent["backend"].items() if v is not None}
+        """The settings as TOML (``tournament.toml``), each agent's backend table holding only what
+        applies to its kind, and tournament-wide model settings only where some backend uses them."""
+        kinds = {self.backend} | {a.resolved_backend.kind for a in self.agents}
+        data = {k: v for k, v in asdict(self).items() if v is not None and k != "agents"
+                and set(SETTING_KINDS.get(k, kinds)) & kinds}
+        data["agents"] = [_agent_table(a) for a in self.agents]
         return tomli_w.dumps(data)
+
+
+MODEL_KINDS = ("llama-cpp", "ollama", "openai")
+SERVED_KINDS = ("ollama", "openai")
+# What of a backend table applies to each kind of backend (tournament.toml leaves the rest out).
+BACKEND_KEYS: dict[str, tuple[str, ...]] = {
+    "scripted": ("kind",),
+    "llama-cpp": ("kind", "model", "cache", "cache_path", "threads", "batch_threads", "prefix_reuse", "contexts",
+                  "eval_chunk", "eval_split", "lora_path", "grammar_shortlist", "fast_forward"),
+    "ollama": ("kind", "model", "ollama_host", "cache", "cache_path", "timeout"),
+    "openai": ("kind", "model", "base_url", "api_key_env", "cache", "cache_path", "timeout"),
+}
+# Tournament-wide settings that only agents on these backend kinds use (the others apply to every run).
+SETTING_KINDS: dict[str, tuple[str, ...]] = {
+    "model": MODEL_KINDS, "temperature": MODEL_KINDS, "max_tokens": MODEL_KINDS, "cache": MODEL_KINDS,
+    "llm_timeout": SERVED_KINDS, "llm_parallel": SERVED_KINDS, "ollama_host": ("ollama",), "base_url": ("openai",),
+    "api_key_env": ("openai",), "llm_threads": ("llama-cpp",), "prefix_reuse": ("llama-cpp",),
+}
+
+
+def _agent_table(agent: AgentSpec) -> dict[str, Any]:
+    """An [[agents]] entry: name, label and parameters if any, and the backend (a bare kind where
+    nothing else applies, as for scripted agents)."""
+    table = {k: v for k, v in asdict(agent).items() if k != "backend" and v not in (None, {})}
+    if agent.backend is not None:
+        backend = {k: v for k, v in asdict(agent.backend).items()
+                   if k in BACKEND_KEYS.get(agent.backend.kind, ()) and v is not None}
+        table["backend"] = backend if len(backend) > 1 else agent.backend.kind
+    return table
 
 
 # The declared type of every setting (a TOML key or a flag); checked before anything runs.

@@ -4,11 +4,13 @@ from __future__ import annotations
 import pandas as pd
 
 from leaderboards.battles import errored
+from leaderboards.health import fallback_share, merge_shares
 
 
 def metrics_table(matches: pd.DataFrame) -> pd.DataFrame:
     """Per agent and role: agreement rate, utility, savings, the EmoDistill utility, rounds, welfare,
-    distance to the Nash point, malformed-reply rate and errors."""
+    distance to the Nash point, malformed-reply rate, the share of moves that were fallbacks or guard
+    rewrites, and errors."""
     rows = []
     for kind in ("focal", "counterpart"):
         side = pd.DataFrame({
@@ -33,7 +35,11 @@ def metrics_table(matches: pd.DataFrame) -> pd.DataFrame:
         "malformed_rate": grouped["malformed"].sum() / grouped["requests"].sum().where(lambda s: s > 0),
     })
     table["emodistill_utility"] = table["agreement_rate"] * table["mean_savings"].fillna(0.0)
-    table["errors"] = data[data["error"]].groupby(["agent", "role"]).size().reindex(table.index).fillna(0).astype(int)
+    every = data.groupby(["agent", "role"]).size().index  # an agent whose every match errored is listed too
+    table = table.reindex(every)
+    table["matches"] = table["matches"].fillna(0).astype(int)
+    table["errors"] = data[data["error"]].groupby(["agent", "role"]).size().reindex(every).fillna(0).astype(int)
     columns = ["matches", "agreement_rate", "mean_utility", "mean_savings", "emodistill_utility", "mean_rounds",
                "social_welfare", "nash_distance", "malformed_rate", "errors"]
-    return table[columns].reset_index()
+    table = merge_shares(table[columns].reset_index(), fallback_share(matches))
+    return table[["agent", "role"] + columns[:-1] + ["fallback_share", "errors"]]

@@ -165,7 +165,7 @@ def test_outputs_and_inspection_commands(tmp_path, capsys):
     assert main(["replay", str(out), table["match_id"].iloc[0]]) == 0
     assert "ended by" in capsys.readouterr().out
     assert main(["leaderboard", str(out), "--format", "json", "--bootstrap", "100"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["agent"]
+    assert json.loads(capsys.readouterr().out)["rows"][0]["agent"]
     assert main(["leaderboard", str(out), "--method", "elo", "--view", "same-role", "--by", "domain"]) == 0
     assert main(["agents"]) == 0 and "eq-negotiator" in capsys.readouterr().out
     assert main(["domains"]) == 0 and "minutes past 9 PM" in capsys.readouterr().out

@@ -240,7 +240,7 @@ def test_metrics_table_honours_the_format(tmp_path, capsys):
     assert main(["tournament", *SMALL, "--out", str(run)]) == 0
     capsys.readouterr()
     assert main(["leaderboard", str(run), "--metrics", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert {r["agent"] for r in rows} == {"vanilla", "victim"} and "agreement_rate" in rows[0]
     assert main(["leaderboard", str(run), "--metrics", "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("agent,role,matches,agreement_rate")

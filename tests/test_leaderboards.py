@@ -147,3 +147,37 @@ def test_ratings_per_role_use_the_same_role_view():
         leaderboards.leaderboard(m, view="head-to-head", by="role")
     with pytest.raises(ValueError, match="unknown grouping"):
         leaderboards.leaderboard(m, by="planet")
+
+
+def test_fallback_share_counts_fallbacks_and_guard_rewrites_per_move():
+    rows = [{"match_id": "m0", "domain": "credit", "focal_agent": "llm", "counterpart_agent": "s", "rounds": 5,
+             "focal_fallbacks": 1, "focal_redactions": 1, "counterpart_clamped_offers": 5, "error": None},
+            {"match_id": "m1", "domain": "sleep", "focal_agent": "llm", "counterpart_agent": "s", "rounds": 4,
+             "focal_fallbacks": 0, "focal_redactions": 0, "counterpart_clamped_offers": 0, "error": None},
+            {"match_id": "m2", "domain": "sleep", "focal_agent": "llm", "counterpart_agent": "s", "rounds": None,
+             "focal_fallbacks": 9, "focal_redactions": 0, "counterpart_clamped_offers": 0, "error": "boom"}]
+    shares = leaderboards.fallback_share(pd.DataFrame(rows)).set_index(["agent", "role", "domain"])["fallback_share"]
+    # focal moves first: 3 + 2 moves, 2 rewritten; the counterpart's 5 clamps in 2 moves count as 2; errors left out
+    assert shares[("llm", "focal", "all")] == pytest.approx(2 / 5) and shares[("llm", "focal", "sleep")] == 0
+    assert shares[("s", "counterpart", "all")] == pytest.approx(2 / 4) and shares[("s", "both", "credit")] == 1.0
+    assert leaderboards.fallback_warning(pd.DataFrame(rows)).startswith(
+        "warning: more than 20% of the moves of s as counterpart (50%), llm as focal (40%)")
+
+
+def test_basis_of_a_table_without_backend_columns_and_its_labels():
+    m = _matches()
+    basis = leaderboards.run_basis(m)
+    assert basis.caption() == ("basis: focal unrecorded; counterpart unrecorded; response model: none (no scripted "
+                               "counterpart follows one)")
+    labelled = basis.annotate(leaderboards.metrics_table(m))
+    assert set(leaderboards.LABEL_COLUMNS) <= set(labelled) and (labelled["fallback_share"] == 0).all()
+    mixed = m.assign(focal_backend="llama-cpp", focal_model="/models/SmolLM2-360M.Q8_0.gguf",
+                     counterpart_backend="scripted", counterpart_model="", response_model="/home/me/mild.toml")
+    assert leaderboards.basis_caption(mixed).startswith(
+        "basis: focal llama-cpp SmolLM2-360M.Q8_0.gguf; counterpart scripted; response model 'mild.toml': ")
+
+
+def test_error_reasons_lose_terminal_escape_codes():
+    raw = "RayTaskError(ValueError): \x1b[36mray::run_session()\x1b[39m (pid=1)\n  \x1b]8;;http://x\x07link\x1b]8;;\x07"
+    assert leaderboards.clean_reason(raw) == "RayTaskError(ValueError): ray::run_session() (pid=1) link"
+    assert leaderboards.clean_reason(None) == "" and leaderboards.clean_reason(float("nan")) == ""
