@@ -6,6 +6,7 @@ are recorded as errored with the reason; a usage error stops the run (finished m
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,7 @@ class Driver:
         self.dispatcher = Dispatcher(executor.capacities)
         self.running: dict[int, Running] = {}
         self.tries: dict[str, int] = {}
+        self.lost_retries: dict[str, int] = {}  # re-sends spent on lost hosts, by the match they were for
         self.gauged_at = 0.0
 
     def add(self, lane: Lane, front: bool = False) -> None:
@@ -79,8 +81,9 @@ class Driver:
     def _handle(self, run: Running, token: int, event: Any) -> Iterator[list[Result]]:
         if isinstance(event, LaneEvent) and event.result is not None:
             run.recorded.add(event.result[0]["match_id"])
-            yield [event.result]
+            yield [self._with_lost_retries(event.result)]
         elif isinstance(event, LaneEvent):  # its host is lost: the rest moves
+            self.lost_retries[event.match_id] = self.lost_retries.get(event.match_id, 0) + event.retries
             self._lose(event.lost_host, event.why)
             run.moved = True
             self.add(self._rest(run), front=True)
@@ -89,6 +92,15 @@ class Driver:
         elif isinstance(event, LaneFailed):
             self._end(token, run)
             yield from self._failed(run, event)
+
+    def _with_lost_retries(self, result: Result) -> Result:
+        """The result with the re-sends its match spent on hosts that were lost (0 for most)."""
+        spent = self.lost_retries.pop(result[0]["match_id"], 0)
+        if not spent:
+            return result
+        entry = json.loads(result[1])
+        entry["record"]["lost_host_retries"] = spent
+        return RunStore.encode(entry["record"], entry["transcript"])
 
     def _end(self, token: int, run: Running) -> None:
         self.dispatcher.release(run.worker, run.lane)

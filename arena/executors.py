@@ -39,8 +39,8 @@ class ThreadExecutor:
     """Lanes on a pool of this process's threads (``--workers 0``)."""
 
     def __init__(self, capacity: Capacity, settings: PlaySettings):
-        transport.resume()
         transport.configure(capacity.hosts)
+        self.scope = transport.RunScope()
         self.capacities = [capacity]
         self.settings = settings
         self.pool = ThreadPoolExecutor(max_workers=max(1, capacity.threads), thread_name_prefix="lane")
@@ -54,8 +54,9 @@ class ThreadExecutor:
 
     def _run(self, token: int, lane: Lane) -> None:
         try:
-            for event in play_lane(lane, self.settings):
-                self.queue.put((token, event))
+            with transport.within(self.scope):
+                for event in play_lane(lane, self.settings):
+                    self.queue.put((token, event))
             self.queue.put((token, LaneEnded()))
         except BaseException as exc:  # handed to the driver, which decides
             self.queue.put((token, LaneFailed(exc)))
@@ -76,7 +77,7 @@ class ThreadExecutor:
 
     def close(self, stopping: bool) -> None:
         if stopping:
-            transport.stop_all()  # requests in flight end now; lanes stop at their next match
+            self.scope.stop()  # this run's requests in flight end now; its lanes stop at their next match
         self.pool.shutdown(wait=not stopping, cancel_futures=True)
 
 

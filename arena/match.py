@@ -103,7 +103,8 @@ def base_record(match: MatchSpec) -> dict[str, Any]:
             # the llama.cpp build that computed the replies ("" for other backends): bit-identical only on the same
             "focal_build": backend_build(match.focal.resolved_backend),
             "counterpart_build": backend_build(match.counterpart.resolved_backend),
-            "response_model": _response_model(match.counterpart)}
+            "response_model": _response_model(match.counterpart),
+            "lost_host_retries": 0}  # re-sends spent on a host that was lost before the match finished elsewhere
 
 
 def _response_model(agent: AgentSpec) -> str:

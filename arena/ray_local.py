@@ -5,6 +5,10 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = "arena-driver"  # in a run's Ray temp dir: the process that started it, and when
+TEMP_ROOT = "/tmp"  # short: Ray's socket paths have a length limit
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ def start_ray(num_cpus: int, resources: dict[str, float] | None = None, address:
     if address:
         ray.init(address=address, log_to_driver=False)
         return RaySession(owned=True)
-    temp_dir = tempfile.mkdtemp(prefix="ar", dir="/tmp")  # short: Ray's socket paths have a length limit
+    reap_orphans()
+    temp_dir = tempfile.mkdtemp(prefix="ar", dir=TEMP_ROOT)
+    Path(temp_dir, MARKER).write_text(_identity(os.getpid()))
     ray.init(num_cpus=num_cpus, resources=resources or {}, include_dashboard=False, _temp_dir=temp_dir,
              _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
     return RaySession(owned=True, temp_dir=temp_dir)
@@ -59,3 +65,55 @@ def node_addresses() -> list[str]:
     import ray
 
     return [node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")]
+
+
+def _identity(pid: int) -> str:
+    import psutil
+
+    return f"{pid} {psutil.Process(pid).create_time()}"
+
+
+def _alive(identity: str) -> bool:
+    import psutil
+
+    pid = int(identity.split()[0])
+    try:
+        return _identity(pid) == identity
+    except (psutil.Error, ValueError):
+        return False
+
+
+def _uses(process, temp_dir: str) -> bool:
+    """Whether a process belongs to the Ray instance in ``temp_dir`` (its command line or open files)."""
+    import psutil
+
+    try:
+        if temp_dir in " ".join(process.cmdline()):
+            return True
+        return any(f.path.startswith(temp_dir) for f in process.open_files())
+    except psutil.Error:
+        return False
+
+
+def reap_orphans(root: str = TEMP_ROOT) -> list[str]:
+    """Stop what a killed arena run's local Ray left behind (its processes, e.g. the dashboard and
+    runtime-env agents, which outlive a SIGKILLed driver) and remove its temp dir; returns the dirs."""
+    import psutil
+
+    reaped = []
+    for marker in Path(root).glob(f"ar*/{MARKER}"):
+        try:
+            if _alive(marker.read_text()):
+                continue
+        except OSError:
+            continue
+        temp_dir = str(marker.parent)
+        for process in psutil.process_iter():
+            if process.pid != os.getpid() and _uses(process, temp_dir):
+                try:
+                    process.kill()
+                except psutil.Error:
+                    pass
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        reaped.append(temp_dir)
+    return reaped

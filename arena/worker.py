@@ -33,6 +33,8 @@ class LaneEvent:
     result: Result | None = None
     lost_host: str | None = None
     why: str = ""
+    match_id: str = ""  # the match the host was lost in
+    retries: int = 0  # re-sends spent on the lost host in it
 
 
 _ENVS = threading.local()
@@ -79,7 +81,7 @@ def play_lane(lane: Lane, settings: PlaySettings) -> Iterator[LaneEvent]:
         try:
             result = play_match(match, agents, settings)
         except HostUnavailable as exc:  # not the match's fault: stop here, the rest moves to another host
-            yield LaneEvent(lost_host=exc.host, why=str(exc))
+            yield LaneEvent(lost_host=exc.host, why=str(exc), match_id=match.match_id, retries=exc.retries)
             return
         except transport.Stopped:
             return

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hashlib
 import json
 import re
 import statistics
 import threading
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -29,11 +31,26 @@ _OFFER = re.compile(r"Their last offer: (\d+)")
 
 @dataclass
 class Faults:
-    """Faults to inject: answer ``status`` (429 or 503) beyond ``capacity`` requests in flight."""
+    """Faults to inject into chat requests (model lists always answer):
+
+    - ``capacity``: beyond this many in flight, answer ``status`` (429 or 503), with ``retry_after`` if set;
+    - ``full_until``: answer 429 to everything until this time (``time.monotonic()``): a rate-limit window;
+    - ``refuse_next``: answer 429 (with ``retry_after`` if set) to this many of the next requests;
+    - ``canned``: answers to send instead, in turn: (status, content type, body), no latency;
+    - ``drip_s``: send each reply's body one byte at a time, this many seconds apart;
+    - ``poison``: a request whose messages contain this text is answered 500, every time;
+    - ``unauthorized_after``: after this many chat requests, answer 401.
+    """
 
     capacity: int | None = None
     status: int = 429
     retry_after: str | None = None
+    full_until: float = 0.0
+    refuse_next: int = 0
+    canned: collections.deque = field(default_factory=collections.deque)
+    drip_s: float = 0.0
+    poison: str | None = None
+    unauthorized_after: int | None = None
 
 
 def choose(messages: list, schema: dict | None, seed: int) -> dict:
@@ -60,9 +77,11 @@ class LatencyServer:
     faults: Faults = field(default_factory=Faults)
     in_flight: int = 0
     peak: int = 0
-    requests: int = 0
+    requests: int = 0  # chat requests answered with a reply
+    chats: int = 0  # chat requests received
     refused: int = 0
     samples: list = field(default_factory=list)
+    arrivals: list = field(default_factory=list)  # when each chat request arrived (time.monotonic())
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -80,11 +99,34 @@ class LatencyServer:
     async def tags(self, request: web.Request) -> web.Response:
         return web.json_response({"models": [{"name": MODEL, "model": MODEL}]})
 
-    async def _answer(self, messages: list, schema: dict | None, seed: int) -> dict | web.Response:
-        if self.faults.capacity is not None and self.in_flight >= self.faults.capacity:
+    def _fault(self, messages: list) -> web.Response | None:
+        """The fault to answer with instead of a reply, if one applies."""
+        faults = self.faults
+        if faults.canned:
+            status, kind, body = faults.canned.popleft()
+            return web.Response(status=status, body=body if isinstance(body, bytes) else body.encode(),
+                                content_type=kind)
+        if faults.unauthorized_after is not None and self.chats >= faults.unauthorized_after:
+            return web.json_response({"error": {"message": "invalid api key"}}, status=401)
+        if faults.poison and faults.poison in json.dumps(messages):
+            return web.json_response({"error": {"message": "internal error"}}, status=500)
+        full = faults.capacity is not None and self.in_flight >= faults.capacity
+        if faults.refuse_next > 0:
+            faults.refuse_next -= 1
+            full = True
+        if full or time.monotonic() < faults.full_until:
             self.refused += 1
-            headers = {"Retry-After": self.faults.retry_after} if self.faults.retry_after else {}
-            return web.json_response({"error": {"message": "server full"}}, status=self.faults.status, headers=headers)
+            headers = {"Retry-After": faults.retry_after} if faults.retry_after else {}
+            return web.json_response({"error": {"message": "server full"}}, status=faults.status if full else 429,
+                                     headers=headers)
+        return None
+
+    async def _answer(self, messages: list, schema: dict | None, seed: int) -> dict | web.Response:
+        self.chats += 1
+        self.arrivals.append(time.monotonic())
+        fault = self._fault(messages)
+        if fault is not None:
+            return fault
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
@@ -93,6 +135,20 @@ class LatencyServer:
             self.in_flight -= 1
         self.requests += 1
         return choose(messages, schema, seed)
+
+    async def _reply(self, request: web.Request, payload: dict) -> web.StreamResponse:
+        """The reply as JSON, all at once or dripped byte by byte."""
+        if not self.faults.drip_s:
+            return web.json_response(payload)
+        body = json.dumps(payload).encode()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        for i in range(len(body)):
+            await response.write(body[i:i + 1])
+            await asyncio.sleep(self.faults.drip_s)
+        await response.write_eof()
+        return response
 
     async def openai_chat(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -103,7 +159,7 @@ class LatencyServer:
             return action
         prompt = sum(len(m.get("content", "")) for m in body["messages"]) // 4
         cached = sum(len(m.get("content", "")) for m in body["messages"][:-1]) // 4
-        return web.json_response({
+        return await self._reply(request, {
             "id": "loopback", "object": "chat.completion", "created": 0, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": json.dumps(action)}}],
@@ -118,8 +174,9 @@ class LatencyServer:
         if isinstance(action, web.Response):
             return action
         prompt = sum(len(m.get("content", "")) for m in body["messages"]) // 4
-        return web.json_response({"model": body["model"], "message": {"role": "assistant", "content": json.dumps(action)},
-                                  "done": True, "prompt_eval_count": prompt, "eval_count": 20})
+        return await self._reply(request, {"model": body["model"], "done": True, "prompt_eval_count": prompt,
+                                           "message": {"role": "assistant", "content": json.dumps(action)},
+                                           "eval_count": 20})
 
     def stats(self) -> dict:
         busy = [s for s in self.samples if s > 0]
@@ -132,7 +189,8 @@ class LatencyServer:
     def reset(self) -> None:
         """Start counting anew (between the phases of a benchmark)."""
         self.samples.clear()
-        self.peak = self.requests = self.refused = 0
+        self.arrivals.clear()
+        self.peak = self.requests = self.refused = self.chats = 0
 
     async def reset_view(self, request: web.Request) -> web.Response:
         self.reset()

@@ -16,9 +16,10 @@ class HostUnavailable(BackendError):
     """A served-model host stopped answering (connection, timeout or server errors after every retry);
     the runner moves the host's sessions to another host of the same model, if there is one."""
 
-    def __init__(self, host: str, message: str):
+    def __init__(self, host: str, message: str, retries: int = 0):
         super().__init__(message)
         self.host = host
+        self.retries = retries  # re-sends spent on the host before it was given up (kept in the match record)
 
 
 class ConfigError(ValueError):
@@ -133,3 +134,7 @@ class Backend(ABC):
 
     def preflight(self) -> None:
         """Fail fast with a ConfigError if the backend cannot work (default: nothing to check)."""
+
+    def keep(self, request: ChatRequest, completion: Completion) -> None:
+        """A reply that passed validation: a backend that remembers replies keeps this one (default:
+        nothing). Replies never validated are never remembered, so a rerun asks for them again."""

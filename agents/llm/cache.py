@@ -100,7 +100,8 @@ class ResponseCache:
 
 
 class CachedBackend(Backend):
-    """A backend behind the response cache: a hit makes no model call."""
+    """A backend behind the response cache: a hit makes no model call. Only replies that passed
+    validation are stored (structured replies are kept when the caller's validation accepts them)."""
 
     def __init__(self, inner: Backend, cache: ResponseCache):  # no Backend.__init__: ``calls`` is the inner count
         self.inner, self.cache = inner, cache
@@ -116,12 +117,20 @@ class CachedBackend(Backend):
         self.inner.preflight()
 
     def complete(self, request: ChatRequest) -> Completion:
-        key = request.cache_key(self.inner.kind, self.inner.identity)
-        found = self.cache.get(key)
+        found = self.cache.get(self._key(request))
         if found is not None:
             self.hits += 1
             return replace(found, cached=True)
         completion = self.inner.complete(request)
-        # what the transport did is this call's, never a replay's: stored without it
-        self.cache.put(key, replace(completion, transport_retries=0, rate_limited=0, cached_tokens=None))
+        if request.schema is None and completion.text and not completion.oversized and not completion.problem:
+            self.keep(request, completion)  # free text: nothing of ours validates it beyond being text
         return completion
+
+    def keep(self, request: ChatRequest, completion: Completion) -> None:
+        """Store a validated reply; what the transport did is that call's, never a replay's."""
+        if not completion.cached:
+            self.cache.put(self._key(request), replace(completion, transport_retries=0, rate_limited=0,
+                                                       cached_tokens=None, latency_s=0.0))
+
+    def _key(self, request: ChatRequest) -> str:
+        return request.cache_key(self.inner.kind, self.inner.identity)

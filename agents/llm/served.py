@@ -144,7 +144,7 @@ class ServedBackend(Backend):
             else:
                 failures += 1
                 if failures > self.max_retries:
-                    raise await self._gave_up(failures, failure)
+                    raise await self._gave_up(failures, failure, retries)
                 pause = self._backoff(failures)
             retries += 1
             await asyncio.sleep(min(pause, max(0.0, until - time.monotonic())))
@@ -166,13 +166,13 @@ class ServedBackend(Backend):
             raise BackendError(f"{self.describe()} refused this request with {status}: {attempt.body[:200]}")
         return None, f"HTTP {status}"
 
-    async def _gave_up(self, tries: int, failure: str) -> BackendError:
+    async def _gave_up(self, tries: int, failure: str, retries: int) -> BackendError:
         """HostUnavailable if the host answers nothing else either; else this request alone failed."""
         try:
             await asyncio.wait_for(self.probe(), PROBE_TIMEOUT_S)
         except Exception:
             return HostUnavailable(self.host, f"{self.describe()} failed {tries} times ({failure}) and no longer "
-                                              "answers its model list")
+                                              "answers its model list", retries)
         return BackendError(f"{self.describe()} failed this request {tries} times ({failure}) while answering "
                             "others; the match errors, the run goes on")
 

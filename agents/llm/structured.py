@@ -104,6 +104,7 @@ def request_structured(backend: Backend, messages: list[dict[str, str]], schema:
         stats.record(completion)
         result, error = validate(completion)
         if result is not None:
+            backend.keep(request, completion)
             return result
         stats.malformed += 1
         if attempt < max_retries:

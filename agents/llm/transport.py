@@ -30,7 +30,6 @@ class _Loop:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.stopping = False
 
     def get(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -44,24 +43,69 @@ class _Loop:
 _LOOP = _Loop()
 
 
+class RunScope:
+    """The requests of one run's threads: stopping it cancels those in flight and refuses new ones,
+    and leaves every other caller in the process (another run, the web app) alone."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._futures: set[concurrent.futures.Future] = set()
+        self._lock = threading.Lock()
+
+    def add(self, future: concurrent.futures.Future) -> None:
+        with self._lock:
+            self._futures.add(future)
+            if self.stopped:
+                future.cancel()
+
+    def discard(self, future: concurrent.futures.Future) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for future in self._futures:
+                future.cancel()  # cancels its task on the loop
+
+
+_SCOPE = threading.local()
+
+
+@contextlib.contextmanager
+def within(scope: RunScope) -> Iterator[None]:
+    """This thread's requests belong to ``scope`` inside the block."""
+    previous = getattr(_SCOPE, "current", None)
+    _SCOPE.current = scope
+    try:
+        yield
+    finally:
+        _SCOPE.current = previous
+
+
+def stopping() -> bool:
+    """Whether this thread's run is stopping (its lanes end at their next match)."""
+    scope = getattr(_SCOPE, "current", None)
+    return bool(scope and scope.stopped)
+
+
 def run(coroutine: Awaitable[T]) -> T:
-    """Run ``coroutine`` on the loop from any other thread and wait for it; Stopped if the run stops."""
-    if _LOOP.stopping:
+    """Run ``coroutine`` on the loop from any other thread and wait for it; Stopped if this thread's
+    run stops."""
+    scope = getattr(_SCOPE, "current", None)
+    if scope is not None and scope.stopped:
         coroutine.close()  # type: ignore[attr-defined]
         raise Stopped("the run is stopping")
     future = asyncio.run_coroutine_threadsafe(coroutine, _LOOP.get())  # type: ignore[arg-type]
+    if scope is not None:
+        scope.add(future)
     try:
         return future.result()
     except concurrent.futures.CancelledError:
         raise Stopped("the run is stopping; this request was cancelled") from None
-
-
-def stop_all() -> None:
-    """Cancel every request in flight and refuse new ones (until :func:`resume`)."""
-    _LOOP.stopping = True
-    loop = _LOOP.loop
-    if loop is not None and not loop.is_closed():
-        loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
+    finally:
+        if scope is not None:
+            scope.discard(future)
 
 
 _CLOSERS: list[Callable[[], Awaitable[Any]]] = []
@@ -83,16 +127,6 @@ def _close_clients() -> None:
 
     with contextlib.suppress(Exception):
         asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=5)
-
-
-def resume() -> None:
-    """Accept requests again (a new run in the same process)."""
-    _LOOP.stopping = False
-
-
-def stopping() -> bool:
-    """Whether the run is stopping (lanes end at their next match)."""
-    return _LOOP.stopping
 
 
 @dataclass
