@@ -114,7 +114,7 @@ def test_a_run_made_before_line_splitting_is_told_how_to_resume(tmp_path):
 
     from agents import AgentSpec
     from agents.llm import BackendSpec, ConfigError
-    from arena.runner import _check_resume, fingerprint
+    from arena.resume import _check_resume, fingerprint
     from arena.spec import TournamentSpec
 
     def spec(split: str) -> TournamentSpec:
