@@ -1,6 +1,7 @@
 """Playing one match: the environment, two agents behind the harness guards, and the match record."""
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable
 
@@ -58,6 +59,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
         view = ScenarioView.of(scenario, kind, max_messages, taxonomy, derive_seed(match.seed, kind, "speech"))
         agents[kind].reset(view, kind, match.agent_seed(kind))
         guards[kind] = Guard(view)
+    asked = {kind: _model_calls(agents[kind]) for kind in ROLE_KINDS}
     public: list[Turn] = []
     transcript: list[dict[str, Any]] = []
     for kind in env.agent_iter():
@@ -78,7 +80,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
             on_move(transcript[-1])
     for agent in agents.values():
         agent.on_outcome(env.outcome)
-    record = outcome_record(match, env, agents, guards)
+    record = outcome_record(match, env, agents, guards) | backend_used(match, agents, asked, transcript)
     record["duration_s"] = round(time.perf_counter() - start, 4)
     return record, transcript
 
@@ -95,14 +97,45 @@ def base_record(match: MatchSpec) -> dict[str, Any]:
             "focal_seed": match.focal_seed, "counterpart_seed": match.counterpart_seed,
             "focal_agent": match.focal.display_name, "counterpart_agent": match.counterpart.display_name,
             "focal_role": domain.focal_role, "counterpart_role": domain.counterpart_role,
+            # what each agent was given; play() replaces them with what it used (see backend_used)
             "focal_backend": match.focal.resolved_backend.kind,
             "counterpart_backend": match.counterpart.resolved_backend.kind,
             "focal_model": match.focal.resolved_backend.model or "",
             "counterpart_model": match.counterpart.resolved_backend.model or "",
+            "focal_backend_configured": match.focal.resolved_backend.kind,
+            "counterpart_backend_configured": match.counterpart.resolved_backend.kind,
+            "focal_model_configured": match.focal.resolved_backend.model or "",
+            "counterpart_model_configured": match.counterpart.resolved_backend.model or "",
             # the llama.cpp build that computed the replies ("" for other backends): bit-identical only on the same
             "focal_build": backend_build(match.focal.resolved_backend),
             "counterpart_build": backend_build(match.counterpart.resolved_backend),
             "response_model": _response_model(match.counterpart)}
+
+
+def _model_calls(agent: Agent) -> tuple[int, int]:
+    """The agent's backend (by identity) and the requests it has answered so far, cache hits included."""
+    backend = getattr(agent, "backend", None)
+    return id(backend), int(getattr(backend, "calls", 0) or 0) + int(getattr(backend, "hits", 0) or 0)
+
+
+def backend_used(match: MatchSpec, agents: dict[str, Agent], asked: dict[str, tuple[int, int]],
+                 transcript: list[dict[str, Any]]) -> dict[str, Any]:
+    """What each agent's moves rested on: its backend's kind and model if that backend answered it in
+    this match, "scripted" (rules and templates, no model) if it moved without asking one; as
+    configured if it never moved. The configured ones stay in ``{role}_backend_configured``."""
+    used = {}
+    for kind in ROLE_KINDS:
+        spec = (match.focal if kind == FOCAL else match.counterpart).resolved_backend
+        backend = getattr(agents[kind], "backend", None)
+        if not any(move["role"] == kind for move in transcript) or backend is None:
+            continue
+        before = asked[kind][1] if asked[kind][0] == id(backend) else 0
+        if _model_calls(agents[kind])[1] > before and not backend.is_scripted:
+            model = (spec.model or "") if backend.kind == spec.kind else str(backend.model or "")
+            used |= {f"{kind}_backend": backend.kind, f"{kind}_model": model}
+        else:
+            used |= {f"{kind}_backend": "scripted", f"{kind}_model": ""}
+    return used
 
 
 def _response_model(agent: AgentSpec) -> str:
@@ -144,3 +177,61 @@ def abandoned_record(match: MatchSpec, why: str, moves: int, agents: dict[str, A
     """The row of a match a person left unfinished: no outcome (never a loss for either side, so it
     is kept out of ratings like an error), with ``ended_by = "abandoned"`` and the moves made."""
     return error_record(match, f"abandoned: {why}", 1, agents) | {"ended_by": "abandoned", "rounds": moves}
+
+
+# Per-role fields the builders write that a record may lack: counters added over time, and fields
+# added after runs were first recorded (a record logged before them is still a finished match).
+OPTIONAL_PER_ROLE = (*COUNTERS, "backend_configured", "model_configured")
+
+
+_KINDS = {bool: "true or false", int: "a number", float: "a number", str: "text"}
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), "")
+
+
+@functools.cache
+def record_schema() -> dict[str, tuple[str, bool, bool]]:
+    """Each field of a match record: (its kind, whether it may be empty, whether a record must have
+    it), derived from the builders: a scripted probe match gives each field's kind, its errored
+    record which fields may be empty; so a field added to a builder is checked without a list here."""
+    from agents import AgentSpec, make_agent
+    from envs import load_scenarios
+
+    scenario = load_scenarios("credit", "test")[0]
+    spec = MatchSpec.at("probe", "probe", scenario, 0, 0, AgentSpec("vanilla"), AgentSpec("vanilla-counterpart"))
+    agents = {FOCAL: make_agent(spec.focal), COUNTERPART: make_agent(spec.counterpart)}
+    played, _ = play(spec, scenario, agents, NegotiationEnv(scenario, max_messages=4), timeout_s=60)
+    errored = error_record(spec, "probe", 1)
+    optional = {f"{kind}_{name}" for kind in ROLE_KINDS for name in OPTIONAL_PER_ROLE}
+    return {key: (_kind(played[key]) or _kind(errored.get(key)), played[key] is None or errored.get(key) is None,
+                  key not in optional) for key in played}
+
+
+@functools.cache
+def _checks() -> tuple[frozenset[str], tuple[tuple[str, frozenset[type], bool, str], ...]]:
+    """The schema as (required fields, (field, value types allowed, may be empty, kind) per field)."""
+    schema = record_schema()
+    types = {kind: frozenset(t for t, k in _KINDS.items() if k == kind) for kind in set(_KINDS.values())}
+    return (frozenset(key for key, (_, _, required) in schema.items() if required),
+            tuple((key, types.get(kind, frozenset()), nullable, kind) for key, (kind, nullable, _) in schema.items()))
+
+
+def record_problem(record: Any) -> str:
+    """Why ``record`` is not a finished match's row ("" if it is one): a missing field, or a value of
+    the wrong kind."""
+    if not isinstance(record, dict):
+        return "a record must be a table"
+    required, checks = _checks()
+    if not required <= record.keys():
+        missing = [key for key in record_schema() if key in required and key not in record]
+        return f"incomplete record: no {', '.join(missing[:3])}" + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    for key, allowed, nullable, kind in checks:
+        value = record.get(key)
+        if value is None:
+            if not nullable and key in record:
+                return f"{key} is empty"
+        elif allowed and type(value) not in allowed:
+            return f"{key} is {str(value)[:40]!r}, not {kind}"
+    return ""
