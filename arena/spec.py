@@ -141,15 +141,19 @@ def check_types(values: dict[str, Any], source: str = "settings") -> None:
 
 
 def check_parameters(agent: AgentSpec) -> None:
-    """Unknown parameters of an agent that declares its parameters are an error with close names."""
-    declared = get_entry(agent.name).agent_class.declared_parameters()
-    if declared is None:
-        return
-    for key in agent.params:
+    """Unknown parameters of an agent that declares its parameters are an error with close names; a
+    value the agent cannot use is an error in the agent's own words (its ``check_params``)."""
+    cls = get_entry(agent.name).agent_class
+    declared = cls.declared_parameters() if hasattr(cls, "declared_parameters") else None
+    for key in agent.params if declared is not None else ():
         if key not in declared:
             close = difflib.get_close_matches(key, list(declared), n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}?" if close else f"it takes {', '.join(sorted(declared))}"
             raise ConfigError(f"agent {agent.display_name!r} ({agent.name}) has no parameter {key!r}; {hint}")
+    try:
+        getattr(cls, "check_params", lambda params: None)(dict(agent.params))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"agent {agent.display_name!r} ({agent.name}): {exc}") from None
 
 
 def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:
