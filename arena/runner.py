@@ -15,7 +15,7 @@ from agents.llm.factory import server_of
 from arena.hosts import HostPlan
 from arena.match import error_record, play
 from arena.ray_local import llm_resource, start_ray, stop_ray
-from arena.resume import _check_resume, _note_builds
+from arena.resume import _note_builds, open_run
 from arena.schedule import Session, build_sessions
 from arena.spec import TournamentSpec, resolve_backends
 from arena.storage import Result, RunStore
@@ -154,7 +154,7 @@ def run_tournament(spec: TournamentSpec, out: str | Path,
     spec = resolve_backends(spec).validate()
     sessions = build_sessions(spec)
     out = Path(out)
-    store = RunStore(out)
+    store = open_run(out, spec)
     try:
         done = store.finished
         jobs = [(s, frozenset(m.match_id for m in s.matches if m.match_id in done)) for s in sessions]
@@ -163,7 +163,6 @@ def run_tournament(spec: TournamentSpec, out: str | Path,
         plan = HostPlan(spec, note)
         if jobs:
             plan.preflight(spec)
-        _check_resume(out, spec)
         if jobs:
             _note_builds(out, store, spec, note)
         total = sum(len(s.matches) for s in sessions)

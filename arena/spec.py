@@ -48,6 +48,8 @@ class TournamentSpec:
     match_timeout: float = 600.0
     match_retries: int = 1
     response_model: str = DEFAULT_RESPONSE_MODEL
+    # resuming only (never saved): replay the finished matches of agents whose code changed
+    replay_changed: bool = False
 
     def validate(self) -> "TournamentSpec":
         """Raise a ConfigError naming the first bad value."""
@@ -103,7 +105,7 @@ class TournamentSpec:
         return notes
 
     def to_toml(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if v is not None and k != "agents"}
+        data = {k: v for k, v in asdict(self).items() if v is not None and k not in ("agents", "replay_changed")}
         data["agents"] = [{k: v for k, v in asdict(a).items() if v not in (None, {})} for a in self.agents]
         for agent in data["agents"]:
             if "backend" in agent:
@@ -123,7 +125,7 @@ FIELD_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
     "workers": ("a whole number", (int,)), "ray_address": ("a string", (str,)), "llm_parallel": ("a whole number", (int,)),
     "llm_threads": ("a whole number", (int,)), "prefix_reuse": ("true or false", (bool,)),
     "match_timeout": ("a number", (int, float)), "match_retries": ("a whole number", (int,)),
-    "response_model": ("a string", (str,)), "agents": ("a list of agent names or [[agents]] tables", (list,)),
+    "response_model": ("a string", (str,)), "replay_changed": ("true or false", (bool,)), "agents": ("a list of agent names or [[agents]] tables", (list,)),
 }
 
 
