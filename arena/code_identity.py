@@ -52,8 +52,16 @@ def _files_under(folder: Path, skip: Path | None = None) -> list[Path]:
 
 @cache
 def _distribution(top_level: str) -> metadata.Distribution | None:
-    names = metadata.packages_distributions().get(top_level, [])
-    for name in names:
+    """The installed distribution providing the top-level package ``top_level``: found through the
+    distributions' ``top_level.txt`` (one small file each); those without one are searched by their
+    file lists (slow) only when nothing else matched."""
+    for dist in metadata.distributions():
+        if top_level in (dist.read_text("top_level.txt") or "").split():
+            return dist
+    module = _module_file(top_level)
+    if module is None or not _installed(module):  # local code: no distribution to name
+        return None
+    for name in metadata.packages_distributions().get(top_level, []):
         try:
             return metadata.distribution(name)
         except metadata.PackageNotFoundError:

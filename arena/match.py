@@ -1,11 +1,12 @@
 """Playing one match: the environment, two agents behind the harness guards, and the match record."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from typing import Any, Callable
 
-from agents import Agent, AgentSpec, Guard, Observation, ScenarioView, Turn
+from agents import Agent, AgentSpec, Guard, GuardStats, Observation, ScenarioView, Turn
 from agents.llm import CallStats
 from agents.llm.factory import backend_build
 from agents.sensing import shared_lexicon_sensor
@@ -41,9 +42,19 @@ def _move_record(kind: str, action, before: tuple[int, int, int], after: tuple[i
             "latency_s": round(latency, 4), "guard": guarded}
 
 
+_GUARD_FIELDS = tuple(f.name for f in dataclasses.fields(GuardStats))
+
+
+def _guard_counts(guard: Guard) -> dict[str, int]:
+    """The guard's counters by name (read field by field: ``to_dict``'s asdict deep-copies, and this
+    runs twice a move)."""
+    stats = guard.stats
+    return {name: getattr(stats, name) for name in _GUARD_FIELDS}
+
+
 def _interventions(before: dict[str, int], guard: Guard) -> list[str]:
     """Which guard counters one move raised (e.g. ["clamped_offers"]): what the harness changed."""
-    return [name for name, count in guard.stats.to_dict().items() if count > before[name]]
+    return [name for name, count in _guard_counts(guard).items() if count > before[name]]
 
 
 def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: NegotiationEnv,
@@ -70,7 +81,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
             raise MatchTimeout(f"match ran past its {timeout_s:.0f}s budget after {len(public)} messages")
         obs = _observation(env, kind, public)
         before, move_start = _counters(_stats(agents[kind])), time.perf_counter()
-        guarded = guards[kind].stats.to_dict()
+        guarded = _guard_counts(guards[kind])
         action = guards[kind].apply(agents[kind].act(obs), obs)
         env.step(action)
         public.append(Turn(kind, action.move, action.value, action.message))
