@@ -270,7 +270,9 @@ BAD_VALUES = [("fixed-emotion", '{ emotion = "happy" }', "emotion must be a GoEm
               ("random-emotion", '{ taxonomy = "plutchik" }', "taxonomy must be one of"),
               ("victim", '{ response_model = "warm" }', "response model must be default, flat, reversed or a .toml"),
               ("emodistill", '{ selector = "nowhere.npz" }', "selector nowhere.npz is not a file"),
-              ("emodistill", '{ temperature_emotion = -0.5 }', "temperature_emotion must be a number at least 0")]
+              ("emodistill", '{ temperature_emotion = -0.5 }', "temperature_emotion must be a number at least 0"),
+              ("eq-negotiator", '{ sensor = "ears" }', "sensor must be auto, lexicon or llm, got 'ears'"),
+              ("eq-negotiator-v1", '{ update_timing = "daily" }', "update_timing must be negotiation or turn")]
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
