@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import time
 from typing import Any, Callable
 
@@ -43,18 +44,14 @@ def _move_record(kind: str, action, before: tuple[int, int, int], after: tuple[i
 
 
 _GUARD_FIELDS = tuple(f.name for f in dataclasses.fields(GuardStats))
+# the guard's counters as a tuple, read in C: it runs twice a move (GuardStats.to_dict deep-copies)
+_guard_counts = operator.attrgetter(*_GUARD_FIELDS)
 
 
-def _guard_counts(guard: Guard) -> dict[str, int]:
-    """The guard's counters by name (read field by field: ``to_dict``'s asdict deep-copies, and this
-    runs twice a move)."""
-    stats = guard.stats
-    return {name: getattr(stats, name) for name in _GUARD_FIELDS}
-
-
-def _interventions(before: dict[str, int], guard: Guard) -> list[str]:
+def _interventions(before: tuple[int, ...], guard: Guard) -> list[str]:
     """Which guard counters one move raised (e.g. ["clamped_offers"]): what the harness changed."""
-    return [name for name, count in _guard_counts(guard).items() if count > before[name]]
+    after = _guard_counts(guard.stats)
+    return [] if after == before else [name for name, b, a in zip(_GUARD_FIELDS, before, after) if a > b]
 
 
 def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: NegotiationEnv,
@@ -81,7 +78,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
             raise MatchTimeout(f"match ran past its {timeout_s:.0f}s budget after {len(public)} messages")
         obs = _observation(env, kind, public)
         before, move_start = _counters(_stats(agents[kind])), time.perf_counter()
-        guarded = _guard_counts(guards[kind])
+        guarded = _guard_counts(guards[kind].stats)
         action = guards[kind].apply(agents[kind].act(obs), obs)
         env.step(action)
         public.append(Turn(kind, action.move, action.value, action.message))

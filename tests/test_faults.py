@@ -6,7 +6,6 @@ import json
 import threading
 import time
 
-import pandas as pd
 import pytest
 
 from agents.llm.base import Completion
