@@ -60,13 +60,16 @@ def find_transcript(path: Path, match_id: str) -> list[dict[str, Any]] | None:
         archive = pq.ParquetFile(handle)
         meta = archive.metadata
         column = meta.schema.names.index("match_id")
-        highs = [meta.row_group(g).column(column).statistics.max for g in range(meta.num_row_groups)]
-        group = bisect.bisect_left(highs, match_id)
-        if group == len(highs):
-            return None
-        rows = archive.read_row_group(group, columns=["match_id", "transcript"])
-    ids = rows["match_id"].to_pylist()
-    at = bisect.bisect_left(ids, match_id)
-    if at == len(ids) or ids[at] != match_id:
-        return None
-    return json.loads(rows["transcript"][at].as_py())
+        stats = [meta.row_group(g).column(column).statistics for g in range(meta.num_row_groups)]
+        if all(s is not None and s.has_min_max for s in stats):
+            group = bisect.bisect_left([s.max for s in stats], match_id)
+            groups = [group] if group < len(stats) else []
+        else:  # written without id ranges (not by us): look through every group
+            groups = list(range(meta.num_row_groups))
+        for group in groups:
+            rows = archive.read_row_group(group, columns=["match_id", "transcript"])
+            ids = rows["match_id"].to_pylist()
+            at = bisect.bisect_left(ids, match_id)
+            if at < len(ids) and ids[at] == match_id:
+                return json.loads(rows["transcript"][at].as_py())
+    return None
