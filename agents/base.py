@@ -107,6 +107,12 @@ class Agent(ABC):
         return {k: v for table in tables for k, v in table.items()} if tables else None
 
     @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        """Raise ValueError naming the first parameter value this agent cannot use (e.g. an emotion
+        outside its taxonomy); called before a tournament starts, so a bad value is refused on every
+        path rather than failing each match. The default accepts any value."""
+
+    @classmethod
     def can_play(cls, domain: str, kind: str) -> bool:
         return kind in cls.roles and (cls.domains is None or domain in cls.domains)
 

@@ -71,6 +71,9 @@ def _tournament_parser(sub: argparse._SubParsersAction) -> None:
                    help="llama-cpp: evaluate every prompt from scratch (same replies, slower; for measuring)")
     p.add_argument("--no-cache", action="store_true", help="do not use the on-disk response cache")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/<timestamp>); reuse it to resume")
+    p.add_argument("--replay-changed", action="store_true", default=None,
+                   help="resuming: play again the finished matches of agents whose code changed since (set aside "
+                        "in results.changed.jsonl)")
     p.add_argument("--response-model", metavar="MODEL",
                    help="how scripted counterparts respond to emotion: default, flat, reversed or a .toml file")
     p.add_argument("--bootstrap", type=_resamples, default=1000, help="bootstrap resamples for the final leaderboard")
@@ -169,7 +172,7 @@ def os_error_message(exc: OSError) -> str:
     hint = {17: "it exists and is not a directory", 20: "a part of it is a file, not a directory",
             21: "it is a directory", 13: "permission denied", 30: "the filesystem is read-only",
             28: "no space left on the device; free some and rerun with the same --out to resume"}.get(exc.errno)
-    return f"cannot use {path}: {hint or exc.strerror}"
+    return f"cannot use {path}: {hint or exc.strerror}" if path else f"{hint or exc.strerror} (the path was not reported)"
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:

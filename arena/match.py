@@ -1,10 +1,13 @@
 """Playing one match: the environment, two agents behind the harness guards, and the match record."""
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
 import time
 from typing import Any, Callable
 
-from agents import Agent, AgentSpec, Guard, Observation, ScenarioView, Turn
+from agents import Agent, AgentSpec, Guard, GuardStats, Observation, ScenarioView, Turn
 from agents.llm import CallStats
 from agents.llm.factory import backend_build
 from agents.sensing import shared_lexicon_sensor
@@ -40,9 +43,15 @@ def _move_record(kind: str, action, before: tuple[int, int, int], after: tuple[i
             "latency_s": round(latency, 4), "guard": guarded}
 
 
-def _interventions(before: dict[str, int], guard: Guard) -> list[str]:
+_GUARD_FIELDS = tuple(f.name for f in dataclasses.fields(GuardStats))
+# the guard's counters as a tuple, read in C: it runs twice a move (GuardStats.to_dict deep-copies)
+_guard_counts = operator.attrgetter(*_GUARD_FIELDS)
+
+
+def _interventions(before: tuple[int, ...], guard: Guard) -> list[str]:
     """Which guard counters one move raised (e.g. ["clamped_offers"]): what the harness changed."""
-    return [name for name, count in guard.stats.to_dict().items() if count > before[name]]
+    after = _guard_counts(guard.stats)
+    return [] if after == before else [name for name, b, a in zip(_GUARD_FIELDS, before, after) if a > b]
 
 
 def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: NegotiationEnv,
@@ -58,6 +67,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
         view = ScenarioView.of(scenario, kind, max_messages, taxonomy, derive_seed(match.seed, kind, "speech"))
         agents[kind].reset(view, kind, match.agent_seed(kind))
         guards[kind] = Guard(view)
+    asked = {kind: _model_calls(agents[kind]) for kind in ROLE_KINDS}
     public: list[Turn] = []
     transcript: list[dict[str, Any]] = []
     for kind in env.agent_iter():
@@ -68,7 +78,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
             raise MatchTimeout(f"match ran past its {timeout_s:.0f}s budget after {len(public)} messages")
         obs = _observation(env, kind, public)
         before, move_start = _counters(_stats(agents[kind])), time.perf_counter()
-        guarded = guards[kind].stats.to_dict()
+        guarded = _guard_counts(guards[kind].stats)
         action = guards[kind].apply(agents[kind].act(obs), obs)
         env.step(action)
         public.append(Turn(kind, action.move, action.value, action.message))
@@ -78,7 +88,7 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
             on_move(transcript[-1])
     for agent in agents.values():
         agent.on_outcome(env.outcome)
-    record = outcome_record(match, env, agents, guards)
+    record = outcome_record(match, env, agents, guards) | backend_used(match, agents, asked, transcript)
     record["duration_s"] = round(time.perf_counter() - start, 4)
     return record, transcript
 
@@ -96,15 +106,46 @@ def base_record(match: MatchSpec) -> dict[str, Any]:
             "focal_seed": match.focal_seed, "counterpart_seed": match.counterpart_seed,
             "focal_agent": match.focal.display_name, "counterpart_agent": match.counterpart.display_name,
             "focal_role": domain.focal_role, "counterpart_role": domain.counterpart_role,
+            # what each agent was given; play() replaces them with what it used (see backend_used)
             "focal_backend": match.focal.resolved_backend.kind,
             "counterpart_backend": match.counterpart.resolved_backend.kind,
             "focal_model": match.focal.resolved_backend.model or "",
             "counterpart_model": match.counterpart.resolved_backend.model or "",
+            "focal_backend_configured": match.focal.resolved_backend.kind,
+            "counterpart_backend_configured": match.counterpart.resolved_backend.kind,
+            "focal_model_configured": match.focal.resolved_backend.model or "",
+            "counterpart_model_configured": match.counterpart.resolved_backend.model or "",
             # the llama.cpp build that computed the replies ("" for other backends): bit-identical only on the same
             "focal_build": backend_build(match.focal.resolved_backend),
             "counterpart_build": backend_build(match.counterpart.resolved_backend),
             "response_model": _response_model(match.counterpart),
             "lost_host_retries": 0}  # re-sends spent on a host that was lost before the match finished elsewhere
+
+
+def _model_calls(agent: Agent) -> tuple[int, int]:
+    """The agent's backend (by identity) and the requests it has answered so far, cache hits included."""
+    backend = getattr(agent, "backend", None)
+    return id(backend), int(getattr(backend, "calls", 0) or 0) + int(getattr(backend, "hits", 0) or 0)
+
+
+def backend_used(match: MatchSpec, agents: dict[str, Agent], asked: dict[str, tuple[int, int]],
+                 transcript: list[dict[str, Any]]) -> dict[str, Any]:
+    """What each agent's moves rested on: its backend's kind and model if that backend answered it in
+    this match, "scripted" (rules and templates, no model) if it moved without asking one; as
+    configured if it never moved. The configured ones stay in ``{role}_backend_configured``."""
+    used = {}
+    for kind in ROLE_KINDS:
+        spec = (match.focal if kind == FOCAL else match.counterpart).resolved_backend
+        backend = getattr(agents[kind], "backend", None)
+        if not any(move["role"] == kind for move in transcript) or backend is None:
+            continue
+        before = asked[kind][1] if asked[kind][0] == id(backend) else 0
+        if _model_calls(agents[kind])[1] > before and not backend.is_scripted:
+            model = (spec.model or "") if backend.kind == spec.kind else str(backend.model or "")
+            used |= {f"{kind}_backend": backend.kind, f"{kind}_model": model}
+        else:
+            used |= {f"{kind}_backend": "scripted", f"{kind}_model": ""}
+    return used
 
 
 def _response_model(agent: AgentSpec) -> str:
@@ -146,3 +187,61 @@ def abandoned_record(match: MatchSpec, why: str, moves: int, agents: dict[str, A
     """The row of a match a person left unfinished: no outcome (never a loss for either side, so it
     is kept out of ratings like an error), with ``ended_by = "abandoned"`` and the moves made."""
     return error_record(match, f"abandoned: {why}", 1, agents) | {"ended_by": "abandoned", "rounds": moves}
+
+
+# Per-role fields the builders write that a record may lack: counters added over time, and fields
+# added after runs were first recorded (a record logged before them is still a finished match).
+OPTIONAL_PER_ROLE = (*COUNTERS, "backend_configured", "model_configured")
+
+
+_KINDS = {bool: "true or false", int: "a number", float: "a number", str: "text"}
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), "")
+
+
+@functools.cache
+def record_schema() -> dict[str, tuple[str, bool, bool]]:
+    """Each field of a match record: (its kind, whether it may be empty, whether a record must have
+    it), derived from the builders: a scripted probe match gives each field's kind, its errored
+    record which fields may be empty; so a field added to a builder is checked without a list here."""
+    from agents import AgentSpec, make_agent
+    from envs import load_scenarios
+
+    scenario = load_scenarios("credit", "test")[0]
+    spec = MatchSpec.at("probe", "probe", scenario, 0, 0, AgentSpec("vanilla"), AgentSpec("vanilla-counterpart"))
+    agents = {FOCAL: make_agent(spec.focal), COUNTERPART: make_agent(spec.counterpart)}
+    played, _ = play(spec, scenario, agents, NegotiationEnv(scenario, max_messages=4), timeout_s=60)
+    errored = error_record(spec, "probe", 1)
+    optional = {f"{kind}_{name}" for kind in ROLE_KINDS for name in OPTIONAL_PER_ROLE}
+    return {key: (_kind(played[key]) or _kind(errored.get(key)), played[key] is None or errored.get(key) is None,
+                  key not in optional) for key in played}
+
+
+@functools.cache
+def _checks() -> tuple[frozenset[str], tuple[tuple[str, frozenset[type], bool, str], ...]]:
+    """The schema as (required fields, (field, value types allowed, may be empty, kind) per field)."""
+    schema = record_schema()
+    types = {kind: frozenset(t for t, k in _KINDS.items() if k == kind) for kind in set(_KINDS.values())}
+    return (frozenset(key for key, (_, _, required) in schema.items() if required),
+            tuple((key, types.get(kind, frozenset()), nullable, kind) for key, (kind, nullable, _) in schema.items()))
+
+
+def record_problem(record: Any) -> str:
+    """Why ``record`` is not a finished match's row ("" if it is one): a missing field, or a value of
+    the wrong kind."""
+    if not isinstance(record, dict):
+        return "a record must be a table"
+    required, checks = _checks()
+    if not required <= record.keys():
+        missing = [key for key in record_schema() if key in required and key not in record]
+        return f"incomplete record: no {', '.join(missing[:3])}" + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    for key, allowed, nullable, kind in checks:
+        value = record.get(key)
+        if value is None:
+            if not nullable and key in record:
+                return f"{key} is empty"
+        elif allowed and type(value) not in allowed:
+            return f"{key} is {str(value)[:40]!r}, not {kind}"
+    return ""

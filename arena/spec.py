@@ -51,6 +51,8 @@ class TournamentSpec:
     match_timeout: float = 600.0
     match_retries: int = 1
     response_model: str = DEFAULT_RESPONSE_MODEL
+    # resuming only (never saved): replay the finished matches of agents whose code changed
+    replay_changed: bool = False
 
     def validate(self) -> "TournamentSpec":
         """Raise a ConfigError naming the first bad value."""
@@ -111,7 +113,7 @@ class TournamentSpec:
         """The settings as TOML (``tournament.toml``), each agent's backend table holding only what
         applies to its kind, and tournament-wide model settings only where some backend uses them."""
         kinds = {self.backend} | {a.resolved_backend.kind for a in self.agents}
-        data = {k: v for k, v in asdict(self).items() if v is not None and k != "agents"
+        data = {k: v for k, v in asdict(self).items() if v is not None and k not in ("agents", "replay_changed")
                 and set(SETTING_KINDS.get(k, kinds)) & kinds}
         data["agents"] = [_agent_table(a) for a in self.agents]
         return tomli_w.dumps(data)
@@ -158,7 +160,7 @@ FIELD_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
     "workers": ("a whole number", (int,)), "ray_address": ("a string", (str,)), "llm_parallel": ("a whole number", (int,)),
     "llm_threads": ("a whole number", (int,)), "prefix_reuse": ("true or false", (bool,)),
     "match_timeout": ("a number", (int, float)), "match_retries": ("a whole number", (int,)),
-    "response_model": ("a string", (str,)), "agents": ("a list of agent names or [[agents]] tables", (list,)),
+    "response_model": ("a string", (str,)), "replay_changed": ("true or false", (bool,)), "agents": ("a list of agent names or [[agents]] tables", (list,)),
 }
 
 
@@ -176,15 +178,19 @@ def check_types(values: dict[str, Any], source: str = "settings") -> None:
 
 
 def check_parameters(agent: AgentSpec) -> None:
-    """Unknown parameters of an agent that declares its parameters are an error with close names."""
-    declared = get_entry(agent.name).agent_class.declared_parameters()
-    if declared is None:
-        return
-    for key in agent.params:
+    """Unknown parameters of an agent that declares its parameters are an error with close names; a
+    value the agent cannot use is an error in the agent's own words (its ``check_params``)."""
+    cls = get_entry(agent.name).agent_class
+    declared = cls.declared_parameters() if hasattr(cls, "declared_parameters") else None
+    for key in agent.params if declared is not None else ():
         if key not in declared:
             close = difflib.get_close_matches(key, list(declared), n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}?" if close else f"it takes {', '.join(sorted(declared))}"
             raise ConfigError(f"agent {agent.display_name!r} ({agent.name}) has no parameter {key!r}; {hint}")
+    try:
+        getattr(cls, "check_params", lambda params: None)(dict(agent.params))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"agent {agent.display_name!r} ({agent.name}): {exc}") from None
 
 
 def _agent_from_table(table: dict[str, Any] | str) -> AgentSpec:

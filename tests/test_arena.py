@@ -17,6 +17,8 @@ from arena.cli import main
 from arena.runner import run_tournament
 from arena.schedule import build_sessions
 from arena.spec import TournamentSpec, resolve_backends
+from arena.storage import load_transcripts
+from tests.helpers import outcomes
 from envs import COUNTERPART, FOCAL, Action
 
 AGENTS = ["vanilla", "eq-negotiator", "boulware", "tit-for-tat", "victim", "threatening"]
@@ -72,9 +74,9 @@ def test_ray_run_equals_in_process_run_and_binds_loopback(tmp_path, monkeypatch)
     assert addresses and set(addresses) == {"127.0.0.1"}
     pd.testing.assert_frame_equal(local.drop(columns=TIMING), on_ray.drop(columns=TIMING))
     assert (tmp_path / "ray" / "matches.parquet").exists() and (tmp_path / "ray" / "tournament.toml").exists()
-    transcripts = [json.loads(line) for line in (tmp_path / "ray" / "transcripts.jsonl").read_text().splitlines()]
-    assert len(transcripts) == len(on_ray)
-    move = transcripts[0]["transcript"][0]
+    transcripts = load_transcripts(tmp_path / "ray")
+    assert len(transcripts) == len(on_ray) and outcomes(tmp_path / "local") == outcomes(tmp_path / "ray")
+    move = next(iter(transcripts.values()))[0]
     assert {"role", "move", "value", "emotion", "sensed", "message", "prompt_tokens", "latency_s", "malformed"} <= set(move)
 
 

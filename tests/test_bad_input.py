@@ -78,25 +78,27 @@ def test_runs_without_finished_matches_say_so(tmp_path, capsys):
 
 
 def test_a_corrupt_log_line_is_named_kept_out_and_the_run_resumes(tmp_path, capsys):
+    from arena.storage import load_transcripts
+    from tests.helpers import unfinish
+
     run = tmp_path / "run"
     assert main(["tournament", *SMALL, "--out", str(run)]) == 0
-    (run / "matches.parquet").unlink()
+    lines = unfinish(run)  # killed before finishing: every match in the log
     log = run / "results.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
     broken_id = json.loads(lines[1])["record"]["match_id"]
     lines[1] = lines[1][:30] + "\n"
     log.write_text("".join(lines))
     before = log.read_bytes()
     capsys.readouterr()
-    with pytest.warns(UserWarning, match="corrupt line\\(s\\), first at line 2"):
+    with pytest.warns(UserWarning, match="corrupt or incomplete line\\(s\\), first at line 2"):
         assert main(["show", str(run)]) == 0  # a reader skips it, names it, and writes nothing
     assert log.read_bytes() == before
     with pytest.warns(UserWarning, match="moved to"):
         assert main(["tournament", *SMALL, "--out", str(run)]) == 0  # the writer sets it aside, replays it
     aside = (run / "results.corrupt.jsonl").read_text()
     assert aside == lines[1]
-    ids = [json.loads(line)["record"]["match_id"] for line in log.read_text().splitlines()]
-    assert broken_id in ids and len(ids) == len(set(ids)) == len(lines)
+    transcripts = load_transcripts(run)
+    assert broken_id in transcripts and len(transcripts) == len(lines) and transcripts[broken_id]
 
 
 def test_execution_only_changes_do_not_block_a_resume(tmp_path, capsys):
@@ -114,7 +116,7 @@ def test_a_run_made_before_line_splitting_is_told_how_to_resume(tmp_path):
 
     from agents import AgentSpec
     from agents.llm import BackendSpec, ConfigError
-    from arena.runner import _check_resume, fingerprint
+    from arena.resume import _check_resume, fingerprint
     from arena.spec import TournamentSpec
 
     def spec(split: str) -> TournamentSpec:
@@ -221,11 +223,12 @@ def test_bad_flags_on_a_finished_run_give_one_line_and_lose_nothing(extra, expec
     run = tmp_path_factory.getbasetemp() / "finished-run"
     if not (run / "matches.parquet").exists():
         assert main(["tournament", *SMALL, "--out", str(run)]) == 0
-    before = (run / "results.jsonl").read_bytes()
+    files = ("matches.parquet", "transcripts.parquet", "code.json", "fingerprint.txt")
+    before = [(run / name).read_bytes() for name in files]
     capsys.readouterr()
     assert _exit_code(["tournament", *SMALL, *extra, "--out", str(run)]) == 2
     _one_clean_line(capsys, expected)
-    assert (run / "results.jsonl").read_bytes() == before
+    assert [(run / name).read_bytes() for name in files] == before
 
 
 def test_scenarios_beyond_the_split_are_noted(tmp_path, capsys):
@@ -259,3 +262,30 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
     reader.stdout.close()
     err = reader.stderr.read().decode()
     assert reader.wait(timeout=60) == 0 and "error" not in err and "Traceback" not in err, err
+
+
+BAD_VALUES = [("fixed-emotion", '{ emotion = "happy" }', "emotion must be a GoEmotions-28 label"),
+              ("boulware", "{ exponent = -1 }", "exponent must be a number above 0, got -1"),
+              ("vanilla", '{ max_retries = "two" }', "max_retries must be a whole number at least 0, got 'two'"),
+              ("random-emotion", '{ taxonomy = "plutchik" }', "taxonomy must be one of"),
+              ("victim", '{ response_model = "warm" }', "response model must be default, flat, reversed or a .toml"),
+              ("emodistill", '{ selector = "nowhere.npz" }', "selector nowhere.npz is not a file"),
+              ("emodistill", '{ temperature_emotion = -0.5 }', "temperature_emotion must be a number at least 0"),
+              ("eq-negotiator", '{ sensor = "ears" }', "sensor must be auto, lexicon or llm, got 'ears'"),
+              ("eq-negotiator-v1", '{ update_timing = "daily" }', "update_timing must be negotiation or turn")]
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+@pytest.mark.parametrize("agent,params,expected", BAD_VALUES)
+def test_bad_parameter_values_are_refused_before_anything_runs_on_every_path(agent, params, expected, workers,
+                                                                             tmp_path, capsys):
+    """In-process and on Ray (the default path) alike: one line naming the agent and the value, exit 2,
+    no run directory (before, Ray exited 0 with every match errored)."""
+    config = tmp_path / "t.toml"
+    others = "".join(f'[[agents]]\nname = "{name}"\n' for name in ("vanilla", "victim") if name != agent)
+    config.write_text(f'[[agents]]\nname = "{agent}"\nparams = {params}\n{others}')
+    out = tmp_path / "run"
+    assert main(["tournament", "--config", str(config), "--domains", "credit", "--scenarios", "1",
+                 "--workers", workers, "--quiet", "--out", str(out)]) == 2
+    _one_clean_line(capsys, f"agent '{agent}' ({agent}): {expected}")
+    assert not out.exists()

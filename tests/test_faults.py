@@ -6,13 +6,13 @@ import json
 import threading
 import time
 
-import pandas as pd
 import pytest
 
 from agents.llm.base import Completion
 from agents.llm.cache import ResponseCache
 from arena.cli import main
 from arena.storage import RunStore, load_matches
+from tests.helpers import unfinish
 
 SMALL = ["--agents", "vanilla,victim", "--domains", "credit", "--scenarios", "2", "--workers", "0", "--quiet"]
 
@@ -55,22 +55,54 @@ def test_a_second_writer_is_refused_with_one_line(tmp_path, capsys):
     assert main(["tournament", *SMALL, "--out", str(out)]) == 0  # once it is released, the run goes on
 
 
-def test_a_write_error_at_finalize_leaves_the_old_files_whole(tmp_path, monkeypatch, capsys):
+def _full_disk_in_pyarrow(table, where, **kwargs):
+    """pyarrow on a full disk: some bytes written, then an OSError that names no path."""
+    with open(where, "wb") as f:
+        f.write(b"PAR1 half a file")
+    raise OSError(28, "No space left on device")
+
+
+def _full_disk_with_path(self, where, **kwargs):
+    raise OSError(28, "No space left on device", str(where))
+
+
+@pytest.mark.parametrize("target,patch", [("transcripts.parquet", ("arena.archive.pq.write_table", _full_disk_in_pyarrow)),
+                                          ("matches.parquet", ("pandas.DataFrame.to_parquet", _full_disk_with_path))])
+def test_a_full_disk_at_finalize_names_the_file_leaves_no_temporary_and_loses_nothing(target, patch, tmp_path,
+                                                                                      monkeypatch, capsys):
     out = tmp_path / "run"
     assert main(["tournament", *SMALL, "--out", str(out)]) == 0
-    transcripts = (out / "transcripts.jsonl").read_bytes()
-    match_id = json.loads(transcripts.splitlines()[0])["match_id"]
-
-    def full_disk(*args, **kwargs):
-        raise OSError(28, "No space left on device", str(out / ".matches.parquet.tmp"))
-
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    lines = unfinish(out)  # as if killed before finalizing: every match in the log
+    log = (out / "results.jsonl").read_bytes()
+    match_id = json.loads(lines[0])["record"]["match_id"]
+    monkeypatch.setattr(*patch)
+    capsys.readouterr()
     assert main(["tournament", *SMALL, "--out", str(out)]) == 2
-    assert "no space left on the device; free some and rerun with the same --out" in capsys.readouterr().err
-    assert (out / "transcripts.jsonl").read_bytes() == transcripts
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [f"arena: error: cannot use {out / target}: no space left on the device; free some and rerun with "
+                   "the same --out to resume"], err
+    assert not list(out.glob(".*.tmp")) and (out / "results.jsonl").read_bytes() == log
     monkeypatch.undo()
-    (out / "transcripts.jsonl").write_bytes(transcripts[: len(transcripts) // 3])  # cut short, as a full disk would
-    assert main(["replay", str(out), match_id]) == 0  # found in the log instead
+    assert main(["replay", str(out), match_id]) == 0  # found in the log
+    assert main(["tournament", *SMALL, "--out", str(out)]) == 0
+    assert len(load_matches(out)) == 4 and not (out / "results.jsonl").exists()
+
+
+def test_a_full_disk_while_logging_names_the_log(tmp_path):
+    store = RunStore(tmp_path)
+    try:
+        class FullDisk:
+            def write(self, text):
+                raise OSError(28, "No space left on device")
+
+            def close(self):
+                pass
+        store._file = FullDisk()
+        with pytest.raises(OSError) as caught:
+            store.append([RunStore.encode({"match_id": "m"}, [])])
+        assert caught.value.errno == 28 and caught.value.filename == str(tmp_path / "results.jsonl")
+    finally:
+        store.close()
 
 
 def test_a_reader_during_a_write_changes_nothing(tmp_path):

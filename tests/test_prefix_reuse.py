@@ -16,7 +16,7 @@ from arena.runner import run_tournament
 from arena.spec import TournamentSpec
 from arena.storage import load_matches
 from envs import DOMAINS, EKMAN_7
-from tests.helpers import outcomes
+from tests.helpers import outcomes, unfinish
 
 pytestmark = pytest.mark.llm
 
@@ -132,10 +132,9 @@ def test_tournaments_with_reuse_match_without_it_on_rerun_resume_and_ray(tmp_pat
     assert set(load_matches(tmp_path / "reuse")["focal_build"]) == {build_identity()}
     # resume: keep the first finished match only, as if another llama.cpp build had computed it
     shutil.copytree(tmp_path / "reuse", tmp_path / "resumed")
-    log = tmp_path / "resumed" / "results.jsonl"
-    kept = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+    kept = json.loads(unfinish(tmp_path / "resumed")[0])
     kept["record"]["focal_build"] = "llama-cpp-python 0.0.1 (SSE3)"
-    log.write_text(json.dumps(kept) + "\n", encoding="utf-8")
+    (tmp_path / "resumed" / "results.jsonl").write_text(json.dumps(kept) + "\n", encoding="utf-8")
     notes: list[str] = []
     run_tournament(spec(True, 0), tmp_path / "resumed", on_note=notes.append)
     assert outcomes(tmp_path / "resumed") == expected

@@ -1,11 +1,27 @@
 """A base for the built-in agents: a strategy proposes, the speaker expresses."""
 from __future__ import annotations
 
+from typing import Any
+
 from agents.base import Agent, Observation, ScenarioView
 from agents.llm import CallStats, GenerationOptions
 from agents.speaking import Speaker
 from agents.tactics import accepts, time_dependent_fraction
 from envs import EKMAN_7, Action
+
+
+def check_number(params: dict[str, Any], key: str, minimum: float, whole: bool = False,
+                 above: bool = False) -> None:
+    """A ValueError unless ``params[key]`` (when given) is a number (whole if asked) at least (or,
+    with ``above``, more than) ``minimum``."""
+    if key not in params:
+        return
+    value = params[key]
+    kind = "a whole number" if whole else "a number"
+    ok = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+    if not ok or (value <= minimum if above else value < minimum):
+        bound = f"{'above' if above else 'at least'} {minimum:g}"
+        raise ValueError(f"{key} must be {kind} {bound}, got {value!r}")
 
 
 class Negotiator(Agent):
@@ -17,6 +33,13 @@ class Negotiator(Agent):
     parameters = {"temperature": "sampling temperature of the model (model backends)",
                   "max_tokens": "reply length cap (model backends)",
                   "max_retries": "retries after an invalid model reply (default 2)"}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        super().check_params(params)
+        check_number(params, "temperature", 0)
+        check_number(params, "max_tokens", 1, whole=True)
+        check_number(params, "max_retries", 0, whole=True)
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
@@ -57,6 +80,11 @@ class TimeDependent(Negotiator):
 
     exponent = 1.0
     parameters = {"exponent": "concession exponent e of target + (reservation - target) * t^(1/e)"}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        super().check_params(params)
+        check_number(params, "exponent", 0, above=True)
 
     def planned_offer(self, obs: Observation) -> int:
         e = float(self.params.get("exponent", self.exponent))

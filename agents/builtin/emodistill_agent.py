@@ -4,8 +4,10 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from agents.base import Observation, ScenarioView
+from agents.builtin.common import check_number
 from agents.builtin.emotional import EmotionStyled
 from agents.emodistill import SelectorPolicy, observable_frame, state_features
 from agents.llm import BackendSpec, ConfigError, make_backend
@@ -39,10 +41,18 @@ class EmoDistill(EmotionStyled):
                   "ollama_host": "the Ollama server of expression_model"}
     description = "IQL emotion selector trained offline (EmoDistill) + emotion-conditioned expression."
 
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        super().check_params(params)
+        check_number(params, "temperature_emotion", 0)
+        if params.get("expression_model") and params.get("expression_adapter"):
+            raise ValueError("it takes expression_adapter (llama-cpp) or expression_model (Ollama), not both")
+        for key in ("selector", "expression_adapter"):
+            if params.get(key) and not Path(str(params[key])).expanduser().is_file():
+                raise ValueError(f"{key} {params[key]} is not a file")
+
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         expression_model, adapter = self.params.get("expression_model"), self.params.get("expression_adapter")
-        if expression_model and adapter:
-            raise ConfigError("emodistill takes expression_adapter (llama-cpp) or expression_model (Ollama), not both")
         if adapter:
             self.backend = make_backend(BackendSpec("llama-cpp", self.params.get("expression_base"), lora_path=str(adapter)))
         elif expression_model:

@@ -1,11 +1,13 @@
 """Emotion baselines for the focal role: a uniformly random emotion each turn, or one fixed emotion."""
 from __future__ import annotations
 
+from typing import Any
+
 from agents.base import Observation
 from agents.builtin.common import TimeDependent
 from agents.registry import register
 from agents.texts import emotion_style
-from envs import FOCAL, GOEMOTIONS_28, Action, get_taxonomy
+from envs import FOCAL, GOEMOTIONS_28, TAXONOMIES, Action, get_taxonomy
 
 
 class EmotionStyled(TimeDependent):
@@ -35,6 +37,12 @@ class RandomEmotion(EmotionStyled):
     parameters = {"taxonomy": "the labels drawn from (default goemotions-28)"}
     description = "Vanilla concession with a uniformly random GoEmotions-28 emotion each turn."
 
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        super().check_params(params)
+        if params.get("taxonomy", "goemotions-28") not in TAXONOMIES:
+            raise ValueError(f"taxonomy must be one of {', '.join(TAXONOMIES)}, got {params['taxonomy']!r}")
+
     def pick_emotion(self, obs: Observation) -> str:
         labels = get_taxonomy(self.params.get("taxonomy", "goemotions-28"))
         return labels[int(self.rng.integers(len(labels)))]
@@ -50,8 +58,14 @@ class FixedEmotion(EmotionStyled):
 
     def __init__(self, backend=None, **params):
         super().__init__(backend, **params)
+        self.check_params(params)
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        super().check_params(params)
         if params.get("emotion", "anger") not in GOEMOTIONS_28:
-            raise ValueError(f"fixed-emotion: unknown emotion {params.get('emotion')!r}")
+            raise ValueError(f"emotion must be a GoEmotions-28 label ({', '.join(GOEMOTIONS_28)}), "
+                             f"got {params['emotion']!r}")
 
     def pick_emotion(self, obs: Observation) -> str:
         return self.params.get("emotion", "anger")

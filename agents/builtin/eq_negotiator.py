@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Observation, ScenarioView
-from agents.builtin.common import TimeDependent
+from agents.builtin.common import TimeDependent, check_number
 from agents.eq_model import DispositionHMM
 from agents.registry import register
 from agents.sensing import NEGATIVE, LLMSensor, argmax_label, shared_lexicon_sensor
@@ -39,6 +39,12 @@ class EmotionReasoner(TimeDependent):
     exponent = 0.6
     gate_window = 5
     gate_negatives = 4
+
+    @classmethod
+    def check_params(cls, params: dict) -> None:
+        super().check_params(params)
+        if params.get("sensor", "auto") not in ("auto", "lexicon", "llm"):
+            raise ValueError(f"sensor must be auto, lexicon or llm, got {params['sensor']!r}")
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
@@ -83,6 +89,12 @@ class EQNegotiator(EmotionReasoner):
     parameters = {"sensor": "auto, lexicon or llm", "stance_weight": "weight of the optional stance bonus (0)",
                   "seed": "seed of the HMM re-fits"}
     description = "Payoff best response with lose-shift; HMM over the counterpart's disposition under pressure."
+
+    @classmethod
+    def check_params(cls, params: dict) -> None:
+        super().check_params(params)
+        check_number(params, "stance_weight", 0)
+        check_number(params, "seed", 0, whole=True)
 
     def __init__(self, backend=None, **params):
         super().__init__(backend, **params)

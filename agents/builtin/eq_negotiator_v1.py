@@ -34,6 +34,12 @@ class EQNegotiatorV1(EmotionReasoner):
     parameters = {"sensor": "auto, lexicon or llm", "update_timing": "negotiation (default) or turn"}
     description = "EQ-Negotiator v1: payoff best response; 7-state HMM with negative bias after 3 of 5 negatives."
 
+    @classmethod
+    def check_params(cls, params: dict) -> None:
+        super().check_params(params)
+        if params.get("update_timing", "negotiation") not in ("negotiation", "turn"):
+            raise ValueError(f"update_timing must be negotiation or turn, got {params['update_timing']!r}")
+
     def __init__(self, backend=None, **params):
         super().__init__(backend, **params)
         cfg = load_data("eq_negotiator.toml")

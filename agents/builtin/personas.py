@@ -1,10 +1,12 @@
 """Counterpart personas: plain, cheating, threatening, victim (definitions in data/personas.toml)."""
 from __future__ import annotations
 
+from typing import Any
+
 from agents.base import Observation, ScenarioView
-from agents.builtin.common import Negotiator
+from agents.builtin.common import Negotiator, check_number
 from agents.registry import register
-from agents.response_model import DEFAULT_RESPONSE_MODEL, concession_factor
+from agents.response_model import DEFAULT_RESPONSE_MODEL, concession_factor, load_response_model
 from agents.sensing import shared_lexicon_sensor
 from agents.tactics import accepts, time_dependent_fraction
 from agents.texts import fill, load_data
@@ -19,6 +21,15 @@ class Persona(Negotiator):
     uses_response_model = True  # the tournament's response_model reaches it as the parameter of that name
     parameters = {"exponent": "concession exponent of its time curve",
                   "response_model": "default, flat, reversed or a .toml file (set by the tournament)"}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        super().check_params(params)
+        check_number(params, "exponent", 0, above=True)
+        if "response_model" in params:
+            if not isinstance(params["response_model"], str):
+                raise ValueError(f"response_model must be a name or a .toml path, got {params['response_model']!r}")
+            load_response_model(params["response_model"])  # a ConfigError (a ValueError) names the problem
 
     @property
     def spec(self) -> dict:

@@ -68,7 +68,7 @@ def _iql(domain: str, out: Path, args: argparse.Namespace) -> None:
 
 
 def _sweep_turns(domain: str, out: Path) -> list[dict]:
-    if not (out / "sweep" / "transcripts.jsonl").exists():
+    if not (out / "sweep" / "matches.parquet").exists():
         raise ConfigError(f"no sweep in {out}: run the sweep stage first (--stage sweep)")
     return list(expression.focal_turns(out / "sweep", domain))
 

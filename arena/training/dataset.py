@@ -18,6 +18,7 @@ from agents.emodistill.features import EMOTION_INDEX, FEATURE_NAMES
 from agents.llm import BackendSpec
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
+from arena.storage import load_transcripts
 from envs import DEFAULT_MAX_MESSAGES, GOEMOTIONS_28, Scenario, load_scenarios
 
 COUNTERPARTS = ("vanilla-counterpart", "cheating", "threatening", "victim")
@@ -65,8 +66,7 @@ def sweep_episodes(run: Path, domain: str) -> Iterator[SweepEpisode]:
     """The sweep's finished episodes in match-id order (errored matches are left out)."""
     matches = pd.read_parquet(run / "matches.parquet")
     matches = matches[matches["error"].isna()].sort_values("match_id")
-    with open(run / "transcripts.jsonl", encoding="utf-8") as f:
-        transcripts = {e["match_id"]: e["transcript"] for e in map(json.loads, f)}
+    transcripts = load_transcripts(run)
     scenarios = {s.id: s for s in load_scenarios(domain, "all")}
     max_messages = int(spec_value(run, "max_messages", DEFAULT_MAX_MESSAGES))
     for row in matches.itertuples(index=False):
