@@ -9,6 +9,7 @@ from leaderboards.bradley_terry import BTResult, fit_bradley_terry, interval_ran
 from leaderboards.compare import METRICS, baseline_pairs, compare, holm, paired_units
 from leaderboards.elo import online_elo
 from leaderboards.metrics import metrics_table
+from leaderboards.people import agent_matches, people_table, played_by_people
 from leaderboards.ratings import METHODS, SCOPES, assumption_note, leaderboard, role_link_note
 from leaderboards.report import write_report
 from leaderboards.votes import CRITERIA, vote_battles, vote_leaderboard
@@ -23,7 +24,7 @@ def __getattr__(name: str):
         return importlib.import_module("leaderboards.plots")
     raise AttributeError(f"module 'leaderboards' has no attribute {name!r}")
 
-__all__ = ["BTResult", "CRITERIA", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "abandoned", "agreed", "assumption_note", "baseline_pairs",
+__all__ = ["BTResult", "CRITERIA", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "abandoned", "agent_matches", "agreed", "assumption_note", "baseline_pairs",
            "battles", "compare", "errored", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
-           "metrics_table", "online_elo", "paired_units", "plots", "role_link_note", "same_role", "usable",
+           "metrics_table", "online_elo", "paired_units", "people_table", "played_by_people", "plots", "role_link_note", "same_role", "usable",
            "vote_battles", "vote_leaderboard", "write_report"]
