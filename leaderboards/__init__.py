@@ -4,6 +4,7 @@ Takes a table of matches (the columns of ``matches.parquet``) and imports nothin
 """
 from __future__ import annotations
 
+from leaderboards.agreement import VoteRules, agreement_note, drop_reasons, rater_agreement, vote_quality
 from leaderboards.battles import VIEWS, abandoned, agreed, battles, errored, head_to_head, same_role, usable
 from leaderboards.bradley_terry import BTResult, fit_bradley_terry, interval_ranks
 from leaderboards.compare import METRICS, baseline_pairs, compare, holm, paired_units
@@ -24,7 +25,7 @@ def __getattr__(name: str):
         return importlib.import_module("leaderboards.plots")
     raise AttributeError(f"module 'leaderboards' has no attribute {name!r}")
 
-__all__ = ["BTResult", "CRITERIA", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "abandoned", "agent_matches", "agreed", "assumption_note", "baseline_pairs",
-           "battles", "compare", "errored", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
-           "metrics_table", "online_elo", "paired_units", "people_table", "played_by_people", "plots", "role_link_note", "same_role", "usable",
-           "vote_battles", "vote_leaderboard", "write_report"]
+__all__ = ["BTResult", "CRITERIA", "GROUPINGS", "METHODS", "METRICS", "SCOPES", "VIEWS", "VoteRules", "abandoned", "agent_matches", "agreed", "agreement_note", "assumption_note", "baseline_pairs",
+           "battles", "compare", "drop_reasons", "errored", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
+           "metrics_table", "online_elo", "paired_units", "people_table", "played_by_people", "plots", "rater_agreement", "role_link_note", "same_role", "usable",
+           "vote_battles", "vote_leaderboard", "vote_quality", "write_report"]

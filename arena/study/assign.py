@@ -5,7 +5,7 @@ row of a Williams design (every condition equally often in every position, and e
 followed by every other equally often); rows are handed out in blocks, the rows of each block in an
 order drawn from the study's seed, so after each complete block every condition has been filled
 equally. Between participants (``design = "between"``) each participant stays in one condition, the
-conditions handed out in permuted blocks. A condition's scenarios are used in turn. Everything
+conditions handed out in permuted blocks. Scenarios go round block by block (see ``slots``). Everything
 follows from the seed and the arrival index, both recorded with the participant.
 """
 from __future__ import annotations
@@ -53,27 +53,31 @@ def _block_order(seed: int, block: int, size: int) -> list[int]:
     return list(np.random.default_rng(derive_seed(seed, "assignment-block", block)).permutation(size))
 
 
+def block_size(study: StudySpec) -> int:
+    """Participants per block: the rows of the Williams design (within), the conditions (between)."""
+    n = len(study.conditions)
+    return n if study.design == "between" else len(williams(n))
+
+
 def condition_order(study: StudySpec, index: int) -> list[int]:
     """The indices of the conditions participant ``index`` meets, in order (one per counted match)."""
-    n = len(study.conditions)
+    block, position = divmod(index, block_size(study))
+    order = _block_order(study.seed, block, block_size(study))
     if study.design == "between":
-        block, position = divmod(index, n)
-        return [_block_order(study.seed, block, n)[position]] * study.matches
-    rows = williams(n)
-    block, position = divmod(index, len(rows))
-    return rows[_block_order(study.seed, block, len(rows))[position]][: study.matches]
+        return [order[position]] * study.matches
+    return williams(len(study.conditions))[order[position]][: study.matches]
 
 
 def slots(study: StudySpec, index: int) -> list[Slot]:
-    """Participant ``index``'s counted matches: conditions in order, each condition's scenarios in turn
-    (a condition's k-th match over all participants, by arrival, plays its scenario k mod their number)."""
-    used = [0] * len(study.conditions)
-    for earlier in range(index):
-        for c in condition_order(study, earlier):
-            used[c] += 1
+    """Participant ``index``'s counted matches: the conditions in order, the j-th on scenario number
+    ``(block * matches + j) mod S`` of its condition's S scenarios. Everyone in a block plays the same
+    scenarios in the same positions, and a block puts every condition in every position equally often,
+    so each complete block gives every condition each of its scenarios equally often; the next block
+    moves on to the next scenarios. A participant meets a scenario twice only if S < matches."""
+    block = index // block_size(study)
     out = []
     for position, c in enumerate(condition_order(study, index)):
         condition = study.conditions[c]
-        out.append(Slot(position, condition.id, condition.scenarios[used[c] % len(condition.scenarios)]))
-        used[c] += 1
+        turn = (block * study.matches + position) % len(condition.scenarios)
+        out.append(Slot(position, condition.id, condition.scenarios[turn]))
     return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from agents import AgentSpec, get_entry, load_plugins
 from agents.llm import ConfigError
-from arena.spec import TournamentSpec, _agent_from_table, check_types, resolve_backends
+from arena.spec import TournamentSpec, _agent_from_table, check_parameters, check_types, resolve_backends
 from arena.study.questions import (Question, Questionnaire, check_keys, parse_question, parse_questionnaire, strings,
                                    typed)
 from envs import COUNTERPART, DOMAINS, FOCAL, load_scenarios
@@ -136,7 +136,9 @@ def _play(data: dict[str, Any], where: str) -> TournamentSpec:
     check_keys(data, PLAY_KEYS, where)
     check_types(data, where)
     spec = TournamentSpec(**data)
-    spec.validate()
+    # the tournament checks of these settings (split, message budget, backend, taxonomy, response model);
+    # vanilla plays both roles, so the check of the agents' roles is met (the study's agents are checked apart)
+    replace(spec, agents=[AgentSpec("vanilla")], domains=["credit"]).validate()
     return spec
 
 
@@ -149,6 +151,7 @@ def _condition(table: dict[str, Any], where: str, play: TournamentSpec, single: 
     spec = _agent_from_table(agent)
     try:
         entry = get_entry(spec.name)
+        check_parameters(spec)
     except (KeyError, ConfigError) as exc:
         raise ConfigError(f"{where}.agent: {exc.args[0] if exc.args else exc}") from None
     domain, role = typed(table, "domain", str, where), typed(table, "role", str, where)

@@ -183,8 +183,10 @@ class Catalog:
         return self._cached("people", ref, True, lambda m: leaderboards.people_table(m, bootstrap=self.bootstrap))
 
     def votes_board(self, ref: RunRef) -> pd.DataFrame:
+        """Ratings from the votes that pass the checks (a study's, in a study folder); ``attrs`` says
+        what was dropped and how far raters agree."""
         key = ("votes", str(ref.path), ref.votes_stamp)
-        return self.memo.get(key, lambda: leaderboards.vote_leaderboard(load_votes(ref.path), bootstrap=self.bootstrap))
+        return self.memo.get(key, lambda: rated_votes(ref.path, self.bootstrap))
 
     def transcript(self, ref: RunRef, match_id: str) -> list[dict[str, Any]]:
         """One match's moves: from the live source, else one seek into the run's indexed transcript file."""
@@ -204,6 +206,18 @@ class Catalog:
                 if moves is not None:
                     return moves
         raise KeyError(f"no transcript of match {match_id!r} in {ref.name}")
+
+
+def rated_votes(run: Path, bootstrap: int) -> pd.DataFrame:
+    from arena.study.data import vote_rules_for
+
+    votes = load_votes(run)
+    kept, dropped = leaderboards.vote_quality(votes, vote_rules_for(run / VOTES))
+    table = leaderboards.vote_leaderboard(kept, bootstrap=bootstrap)
+    table.attrs["notes"] = table.attrs.get("notes", []) + [
+        f"{len(kept)} of {len(votes)} votes rated" + "".join(f"; {r.reason}: {r.votes}" for r in dropped.itertuples()),
+        leaderboards.agreement_note(leaderboards.rater_agreement(kept))]
+    return table
 
 
 def summary(matches: pd.DataFrame) -> dict[str, Any]:
