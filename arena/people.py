@@ -196,6 +196,7 @@ class PlayRoom:
         self.live: dict[str, LiveMatch] = {}
         self.recorded: list[dict[str, Any]] = []  # records finished since the room opened (in the log, not the tables)
         self.transcripts: dict[str, list[dict[str, Any]]] = {}
+        self.closed = False
         if self.store.records and _tables_behind(self.run_dir, len(self.store.records)):
             self.store.finalize()  # a server stopped hard last time: bring the tables up to the log once
 
@@ -308,7 +309,11 @@ class PlayRoom:
         return sorted((m for m in self.live.values() if m.person == person), key=lambda m: -m.started)
 
     def close(self, wait_s: float = 10.0) -> None:
-        """Stop: unfinished matches are recorded as abandoned, the run's tables written, the directory released."""
+        """Stop: unfinished matches are recorded as abandoned, the run's tables written, the directory
+        released (a second call does nothing)."""
+        if self.closed:
+            return
+        self.closed = True
         for live in list(self.live.values()):
             live.channel.close()
         deadline = time.time() + wait_s

@@ -31,11 +31,12 @@ def small_run(out: Path) -> Path:
 class LiveServer:
     """The app served by waitress on 127.0.0.1 (a free port) until closed."""
 
-    def __init__(self, run: Path, token: str | None = None, abandon_after_s: float = 60.0):
+    def __init__(self, run: Path, token: str | None = None, abandon_after_s: float = 60.0, **study):
         import waitress
 
-        self.config = ServeConfig(folders=[run], play_run=run, spec=play_spec(run).validate(), token=token,
-                                  bootstrap=200, abandon_after_s=abandon_after_s)
+        folders = [run] if run.is_dir() else []
+        self.config = ServeConfig(folders=folders, play_run=run, spec=play_spec(run).validate(), token=token,
+                                  bootstrap=200, abandon_after_s=abandon_after_s, **study)
         self.app = create_app(self.config)
         self.server = waitress.create_server(self.app, host="127.0.0.1", port=0, threads=8)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
@@ -47,8 +48,10 @@ class LiveServer:
         return self.app.extensions["arena"]["room"]
 
     def close(self) -> None:
+        from arena.web.app import close
+
         self.server.close()
-        self.room.close()
+        close(self.app)
 
 
 @contextmanager
@@ -81,3 +84,15 @@ def browser() -> Iterator:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+STUDY_FILE = Path(__file__).resolve().parents[1] / "examples" / "study.toml"
+
+
+def study_server(out: Path, study_file: Path = STUDY_FILE, token: str = "researcher-token-0123456789",
+                 abandon_after_s: float = 60.0, run: Path | None = None) -> "LiveServer":
+    """The app in study mode: ``study_file`` served with its data in ``out``."""
+    from arena.study.spec import load_study
+
+    study = load_study(study_file)
+    return LiveServer(run or out / "play", token=token, abandon_after_s=abandon_after_s, study=study, study_dir=out)

@@ -135,11 +135,18 @@ def _read(path: Path) -> tuple[dict[str, Any], str]:
 def _play(data: dict[str, Any], where: str) -> TournamentSpec:
     check_keys(data, PLAY_KEYS, where)
     check_types(data, where)
-    spec = TournamentSpec(**data)
+    try:
+        spec = TournamentSpec(**data)
+        _tournament_checks(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.args[0]}") from None
+    return spec
+
+
+def _tournament_checks(spec: TournamentSpec) -> None:
     # the tournament checks of these settings (split, message budget, backend, taxonomy, response model);
     # vanilla plays both roles, so the check of the agents' roles is met (the study's agents are checked apart)
     replace(spec, agents=[AgentSpec("vanilla")], domains=["credit"]).validate()
-    return spec
 
 
 def _condition(table: dict[str, Any], where: str, play: TournamentSpec, single: bool = False) -> Condition:

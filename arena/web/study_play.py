@@ -32,13 +32,16 @@ def room() -> PlayRoom:
 
 
 def _finished(p: Participant, step: str, condition: Condition, scenario: str):
-    """What the study records when the match of ``step`` ends (an abandoned match is played again)."""
+    """What the study records when the match of ``step`` ends (an abandoned match is played again);
+    called in the match's thread, outside any request."""
+    the_store = store()
+
     def told(record: dict[str, Any]) -> None:
         if record["ended_by"] == "abandoned":
-            store().log({"event": "match", "participant": p.id, "step": step, "match_id": record["match_id"],
+            the_store.log({"event": "match", "participant": p.id, "step": step, "match_id": record["match_id"],
                          "ended_by": "abandoned"})
         else:
-            store().complete(p, step, match_id=record["match_id"], condition=condition.id, scenario=scenario,
+            the_store.complete(p, step, match_id=record["match_id"], condition=condition.id, scenario=scenario,
                              ended_by=record["ended_by"])
     return told
 
