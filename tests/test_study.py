@@ -311,3 +311,88 @@ def test_krippendorffs_alpha_is_one_for_raters_who_agree_and_low_for_ones_who_do
     stats = leaderboards.rater_agreement(opposed)
     assert stats["alpha"] < 0 and stats["pairs"] == 6 and stats["raters"] == 2
     assert "Krippendorff's alpha (ordinal) -" in leaderboards.agreement_note(stats)
+
+
+JUDGE_STUDY = """
+[study]
+id = "judges"
+kind = "judge"
+seed = 3
+completion_code = "JUDGED"
+id_params = ["PROLIFIC_PID"]
+
+[consent]
+version = "j1"
+text = "You will read negotiations and judge them."
+
+[judge]
+run = "{run}"
+pairs = 3
+repeats = 1
+gold = 1
+pool = 3
+
+[labels]
+per_item = 1
+sides = ["judged", "opponent"]
+
+[checks]
+min_gold_accuracy = 1.0
+max_repeat_flips = 0.0
+"""
+
+
+def judge_through(app, pid: str, answer) -> list[dict]:
+    """A judge-study participant voting ``answer(item)`` on every pair; returns their items."""
+    person = Person(app, pid)
+    person.post("/study/consent", choice="agree")
+    person.post("/study/instructions")
+    store = app.extensions["arena"]["store"]
+    from arena.web import study_play
+
+    with app.test_request_context():
+        items = study_play._items(store.get(pid))
+    for item in items:
+        assert person.where == f"/study/judge/{item.slot}"
+        html = person.client.get(person.where).get_data(as_text=True)
+        assert item.pair.agent_first not in html and item.pair.agent_second not in html  # blind
+        person.post(person.where, outcome=answer(item))
+        assert person.where == f"/study/labels/{item.slot}"
+        person.post(person.where, **{"label-0": "neutral"})
+    assert person.where == "/study/done"
+    return items
+
+
+def test_a_judge_study_rates_only_votes_that_pass_its_checks_and_reports_agreement(tmp_path, served_run_template,
+                                                                                 capsys):
+    path = tmp_path / "judge.toml"
+    path.write_text(JUDGE_STUDY.replace("{run}", str(served_run_template)), encoding="utf-8")
+    server = study_server(tmp_path / "jstudy", study_file=path, run=served_run_template)
+    try:
+        def consistent(item) -> str:  # a rater with a view: the focal agent named first, the counterpart named last
+            first_wins = (item.pair.agent_first < item.pair.agent_second) == (item.pair.role == "focal")
+            return item.gold_answer or ("a" if first_wins else "b")
+
+        careful = judge_through(server.app, "J1", consistent)
+        kinds = Counter(item.kind for item in careful)
+        assert kinds == Counter({"pair": 3, "repeat": 1, "gold": 1})
+        repeat = next(i for i in careful if i.kind == "repeat")
+        first = next(i for i in careful if i.kind == "pair" and i.pair.first == repeat.pair.second)
+        assert repeat.slot > first.slot  # shown again later, sides swapped
+        judge_through(server.app, "J2", lambda item: "tie" if item.kind == "gold" else consistent(item))  # misses gold
+        judge_through(server.app, "J3", consistent)
+    finally:
+        server.close()
+    capsys.readouterr()
+    votes_file = tmp_path / "jstudy" / "votes.jsonl"
+    assert main(["leaderboard", str(served_run_template), "--human-votes", str(votes_file), "--bootstrap", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "failed gold pairs (fewer than 100% right): 5 votes from 1 raters" in out
+    assert "gold pair (an attention check, never rated): 2 votes" in out
+    assert "repeated pair (a consistency check, never rated): 2 votes" in out
+    assert "Krippendorff's alpha (ordinal) 1.000 over 3 pairs judged by two or more of 2 raters" in out
+    stored = pd.DataFrame([json.loads(line) for line in votes_file.read_text().splitlines()])
+    assert set(stored["participant"]) == {"J1", "J2", "J3"} and stored["seconds"].ge(0).all()
+    gold = stored[stored["item"] == "gold"]
+    assert gold["match_a"].str.startswith("gold-walk-away:").sum() + gold["match_b"].str.startswith(
+        "gold-walk-away:").sum() == 3

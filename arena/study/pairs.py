@@ -1,9 +1,10 @@
 """What a judge-study participant judges: pairs of one run's transcripts, some shown twice (sides
 swapped: consistency) and some with a known better side (attention).
 
-Every pair of the run is judged by about as many people as every other: the pool is shuffled once
-with the study's seed and participant *i* takes the ``pairs`` pairs from position ``i * pairs`` on,
-wrapping round, so raters overlap on the same pairs (which agreement between raters needs). A gold
+Every pair of the pool is judged by about as many people as every other: the run's pairs are
+shuffled once with the study's seed, the first ``pool`` kept (all by default), and participant *i*
+takes the ``pairs`` pairs from position ``i * pairs`` on, wrapping round; a pool of P pairs gives each
+pair about N * pairs / P raters among N participants (agreement between raters needs two or more). A gold
 pair sets a real transcript in which the judged side reached a deal worth at least
 ``GOLD_MIN_UTILITY`` to it against the same scenario with that side walking away at its first move
 (worth 0 to it): the deal is the better outcome for that side whatever the wording.
@@ -46,7 +47,7 @@ def pool(matches: pd.DataFrame, study: StudySpec) -> pd.DataFrame:
         return pairs
     pairs = pairs.sort_values(["match_a", "match_b"], ignore_index=True)
     order = np.random.default_rng(derive_seed(study.seed, "judge-pool")).permutation(len(pairs))
-    return pairs.iloc[order].reset_index(drop=True)
+    return pairs.iloc[order[: study.judge.pool]].reset_index(drop=True)
 
 
 def _pair(study: StudySpec, row: pd.Series, swap: bool, pair_seed: int) -> JudgePair:

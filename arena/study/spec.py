@@ -56,6 +56,7 @@ class JudgeSettings:
     pairs: int
     repeats: int  # pairs shown a second time (sides swapped): consistency
     gold: int  # pairs with a known better side (one side walks away at once): attention
+    pool: int | None = None  # how many of the run's pairs the study uses (None: all): fewer, more raters each
 
 
 @dataclass(frozen=True)
@@ -185,13 +186,15 @@ def _text(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
 
 
 def _judge(data: dict[str, Any], where: str, base: Path) -> JudgeSettings:
-    check_keys(data, {"run", "pairs", "repeats", "gold"}, where, ("run",))
+    check_keys(data, {"run", "pairs", "repeats", "gold", "pool"}, where, ("run",))
     run = Path(typed(data, "run", str, where))
     run = run if run.is_absolute() else (base / run)
     settings = JudgeSettings(run.resolve(), typed(data, "pairs", int, where, 8), typed(data, "repeats", int, where, 0),
-                             typed(data, "gold", int, where, 0))
+                             typed(data, "gold", int, where, 0), typed(data, "pool", int, where))
     if settings.pairs < 1 or settings.repeats < 0 or settings.gold < 0 or settings.repeats > settings.pairs:
         raise ConfigError(f"{where}: pairs must be at least 1, repeats and gold 0 or more, repeats at most pairs")
+    if settings.pool is not None and settings.pool < settings.pairs:
+        raise ConfigError(f"{where}: pool (the pairs the study uses) must be at least pairs (those each participant judges)")
     if not run.is_dir():
         raise ConfigError(f"{where}.run: no run directory {run}")
     return settings
