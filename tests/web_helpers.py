@@ -63,9 +63,18 @@ def serving(run: Path, **kwargs) -> Iterator[LiveServer]:
         server.close()
 
 
+PHONE = {"width": 390, "height": 844, "pixelRatio": 3}  # a phone's screen, in CSS pixels
+
+
+def overflow(driver) -> int:
+    """How many CSS pixels the page is wider than the screen (0: no sideways scrolling)."""
+    return driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
 @contextmanager
-def browser() -> Iterator:
-    """Headless Debian Chromium through its chromedriver, with no background network traffic."""
+def browser(phone: bool = False) -> Iterator:
+    """Headless Debian Chromium through its chromedriver, with no background network traffic; with
+    ``phone``, a 390-pixel-wide phone screen (Chromium's mobile emulation)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -76,6 +85,8 @@ def browser() -> Iterator:
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(60)
     driver.implicitly_wait(5)  # elements of a page that is still loading

@@ -176,7 +176,7 @@ class StudyStore:
     def next_step(self, p: Participant) -> str:
         if p.stopped:
             return "stopped"
-        return next(step for step in self.steps if step not in p.done)
+        return next((step for step in self.steps if step not in p.done), "complete")
 
     def complete(self, p: Participant, step: str, **data: Any) -> None:
         """Mark ``step`` done (once) with its data and the times it was shown and finished."""
