@@ -315,3 +315,52 @@ def test_a_person_plays_an_agent_on_the_embedded_model(run):
     assert reply["role"] == "counterpart" and reply["completion_tokens"] > 0  # SmolLM2 answered the person
     assert record["counterpart_backend"] == "llama-cpp" and record["focal_backend"] == "person"
     assert record["ended_by"] == "walk_away"
+
+
+def test_pages_carry_security_headers_and_a_tokenless_server_answers_only_to_its_own_name(run):
+    server = LiveServer(run)
+    try:
+        client = server.app.test_client()
+        page = client.get("/", headers={"Host": "127.0.0.1:8765"})
+        assert page.status_code == 200
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+        assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
+        for host in ("localhost:8765", "[::1]:8765"):
+            assert client.get("/", headers={"Host": host}).status_code == 200
+        rebound = client.get("/", headers={"Host": "attacker.example:8765"})  # DNS rebinding
+        assert rebound.status_code == 403 and b"DNS rebinding" in rebound.data
+        missing = client.get("/runs/0000000000/match?id=x")
+        assert missing.status_code == 404 and str(run).encode() not in missing.data
+    finally:
+        server.close()
+
+
+def test_a_number_reads_as_a_number_on_the_pages():
+    from arena.web.format import num, whole
+
+    assert num(-0.0001) == "0.000" and num(float("nan")) == "" and num(None) == ""
+    assert whole(36.0) == "36" and whole(float("nan")) == ""
+
+
+def test_people_are_rated_apart_unless_asked_and_paired_in_their_own_table(run, capsys):
+    room = room_for(run)
+    try:
+        live = room.start("p9", PlayRequest("credit", "focal", "victim", "scripted", SCENARIO.id))
+        assert live.channel.wait_for_turn(10) == "your_turn"
+        live.channel.submit(person_action({"move": "walk_away"}, live.view, None), turn=0)
+        finished(live)
+    finally:
+        room.close()
+    matches = load_matches(run)
+    agents_only = leaderboards.agent_matches(matches)
+    assert len(matches) - len(agents_only) == 1 and "human" not in set(agents_only["focal_agent"])
+    capsys.readouterr()
+    assert main(["leaderboard", str(run), "--by", "all", "--bootstrap", "100", "--format", "json"]) == 0
+    assert "human" not in {row["agent"] for row in json.loads(capsys.readouterr().out)}
+    assert main(["leaderboard", str(run), "--by", "all", "--bootstrap", "100", "--format", "json", "--with-people"]) == 0
+    assert "human" in {row["agent"] for row in json.loads(capsys.readouterr().out)}
+    assert main(["leaderboard", str(run), "--people", "--bootstrap", "100", "--format", "json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert {row["agent"] for row in table} == {"vanilla", "eq-negotiator"}  # the agents that met the same victim
+    assert all(row["person_utility"] == 0.0 and row["pairs"] == 1 for row in table)
