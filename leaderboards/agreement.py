@@ -76,10 +76,11 @@ def drop_reasons(votes: pd.DataFrame, rules: VoteRules | None = None) -> pd.Seri
     """Why each vote is not rated ("" for the votes that are)."""
     rules = rules or VoteRules()
     who, items = raters(votes), _items(votes)
-    reasons = who.map(_bad_raters(votes, who, items, rules)).fillna("")
+    bad = _bad_raters(votes, who, items, rules)
+    reasons = who.map(lambda rater: bad.get(rater, "")).astype(object)
     checks = {"gold": "gold pair (an attention check, never rated)",
               "repeat": "repeated pair (a consistency check, never rated)"}
-    reasons = reasons.where(reasons != "", items.map(checks).fillna(""))
+    reasons = reasons.where(reasons != "", items.map(lambda kind: checks.get(kind, "")))
     if rules.min_seconds > 0 and "seconds" in votes:
         fast = votes["seconds"].astype(float) < rules.min_seconds
         reasons = reasons.where((reasons != "") | ~fast, f"faster than {rules.min_seconds:g} s")

@@ -34,29 +34,35 @@ def agent_matches(matches: pd.DataFrame, people: bool = False) -> pd.DataFrame:
 
 def _sides(matches: pd.DataFrame) -> pd.DataFrame:
     """One row per (match, role): who played it, against whom, their utility and whether they agreed."""
+    deal = agreed(matches).to_numpy(float)
+    who = matches["person"].to_numpy() if "person" in matches else np.full(len(matches), None)
     frames = []
     for kind, other in (("focal", "counterpart"), ("counterpart", "focal")):
         frames.append(pd.DataFrame({
             "domain": matches["domain"].to_numpy(), "scenario": matches["scenario"].to_numpy(),
             "repeat": matches["repeat"].to_numpy(), "role": kind, "agent": matches[f"{kind}_agent"].to_numpy(),
             "opponent": matches[f"{other}_agent"].to_numpy(),
-            "person": (matches[f"{kind}_backend"] == PEOPLE_BACKEND).to_numpy(),
-            "who": matches["person"].to_numpy() if "person" in matches else None,
-            "utility": matches[f"{kind}_utility"].astype(float).to_numpy(),
-            "agreed": agreed(matches).to_numpy(float)}))
+            "person": (matches[f"{kind}_backend"] == PEOPLE_BACKEND).to_numpy(), "who": who,
+            "utility": matches[f"{kind}_utility"].astype(float).to_numpy(), "agreed": deal}))
     return pd.concat(frames, ignore_index=True)
 
 
-def _person_interval(diffs: pd.DataFrame, resamples: int, rng: np.random.Generator) -> tuple[float, float]:
-    """95% percentile interval of the mean difference, resampling people (each person is a cluster)."""
-    groups = [g["difference"].to_numpy() for _, g in diffs.groupby("who")]
-    if len(groups) < 2:
-        return float("nan"), float("nan")
-    sums = np.array([g.sum() for g in groups])
-    sizes = np.array([len(g) for g in groups])
-    picks = rng.integers(len(groups), size=(resamples, len(groups)))
-    means = sums[picks].sum(axis=1) / sizes[picks].sum(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+def _person_intervals(group: np.ndarray, who: np.ndarray, diff: np.ndarray, groups: int, resamples: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, the 95% percentile interval of the mean difference resampling people (each person a
+    cluster); NaN for groups with fewer than two people."""
+    lower, upper = np.full(groups, np.nan), np.full(groups, np.nan)
+    for g in range(groups):
+        mine = group == g
+        people, codes = np.unique(who[mine], return_inverse=True)
+        if len(people) < 2:
+            continue
+        sums = np.bincount(codes, weights=diff[mine])
+        sizes = np.bincount(codes).astype(float)
+        picks = rng.integers(len(people), size=(resamples, len(people)))
+        means = sums[picks].sum(axis=1) / sizes[picks].sum(axis=1)
+        lower[g], upper[g] = np.quantile(means, [0.025, 0.975])
+    return lower, upper
 
 
 def people_table(matches: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -69,18 +75,18 @@ def people_table(matches: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) ->
     people, agents = sides[sides["person"]], sides[~sides["person"]]
     keys = ["domain", "scenario", "repeat", "role", "opponent"]
     paired = people.merge(agents, on=keys, suffixes=("_person", "_agent"))
-    rng = np.random.default_rng(seed)
-    rows = []
-    for (domain, role, opponent, agent), part in paired.groupby(["domain", "role", "opponent", "agent_agent"]):
-        diffs = pd.DataFrame({"who": part["who_person"].to_numpy(),
-                              "difference": (part["utility_person"] - part["utility_agent"]).to_numpy()})
-        lower, upper = _person_interval(diffs, bootstrap, rng)
-        rows.append({"domain": domain, "role": role, "opponent": opponent, "agent": agent, "pairs": len(part),
-                     "people": part["who_person"].nunique(), "person_utility": part["utility_person"].mean(),
-                     "agent_utility": part["utility_agent"].mean(), "difference": diffs["difference"].mean(),
-                     "lower": lower, "upper": upper, "person_agreement": part["agreed_person"].mean(),
-                     "agent_agreement": part["agreed_agent"].mean()})
-    table = pd.DataFrame(rows, columns=PEOPLE_COLUMNS)
+    paired["difference"] = paired["utility_person"] - paired["utility_agent"]
+    groups = ["domain", "role", "opponent", "agent_agent"]
+    table = paired.groupby(groups, as_index=False).agg(
+        pairs=("difference", "size"), people=("who_person", "nunique"), person_utility=("utility_person", "mean"),
+        agent_utility=("utility_agent", "mean"), difference=("difference", "mean"),
+        person_agreement=("agreed_person", "mean"), agent_agreement=("agreed_agent", "mean"))
+    group = paired.groupby(groups).ngroup().to_numpy()  # the row of ``table`` each pair belongs to
+    who = pd.factorize(paired["who_person"].astype(str))[0]
+    lower, upper = _person_intervals(group, who, paired["difference"].to_numpy(float), len(table), bootstrap,
+                                     np.random.default_rng(seed))
+    table = table.rename(columns={"agent_agent": "agent"}).assign(lower=lower, upper=upper)
+    table = table[PEOPLE_COLUMNS]
     unpaired = len(people) - people.merge(agents[keys].drop_duplicates(), on=keys).shape[0]
     table.attrs["notes"] = [
         f"{len(people)} finished matches played by {people['who'].nunique()} people; each paired with the agents' "
