@@ -396,3 +396,28 @@ def test_a_judge_study_rates_only_votes_that_pass_its_checks_and_reports_agreeme
     gold = stored[stored["item"] == "gold"]
     assert gold["match_a"].str.startswith("gold-walk-away:").sum() + gold["match_b"].str.startswith(
         "gold-walk-away:").sum() == 3
+
+
+def test_the_sensing_benchmark_scores_sensors_against_peoples_labels(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from sensing import people_labels, people_report, to_ekman
+
+    assert (to_ekman("annoyance"), to_ekman("none"), to_ekman("joy")) == ("anger", "neutral", "joy")
+    rows = []
+    for rater, labels in (("r1", ["anger", "joy", "fear"]), ("r2", ["annoyance", "joy", "sadness"]),
+                          ("r3", ["anger", "none", "fear"])):
+        for move, label in enumerate(labels, 1):
+            rows.append({"participant": rater, "match_id": "m", "move": move, "label": label, "expressed": "anger",
+                         "message": ["I will take this to court. Enough!", "Thank you, that is wonderful news.",
+                                     "I am scared we will lose the business."][move - 1]})
+    path = tmp_path / "labels.parquet"
+    pd.DataFrame(rows).to_parquet(path)
+    table, info = people_labels(str(path))
+    assert list(table["label"]) == ["anger", "joy", "fear"]  # the majority of three raters, GoEmotions grouped
+    assert info["ties"] == 0 and info["shared"] == 3 and 0 < info["alpha"] < 1
+    people_report(str(path), [], llm=False)
+    out = capsys.readouterr().out
+    assert "lexicon (NRC + cues + VADER)" in out and "the emotion the writer meant" in out
+    assert "accuracy 0.333" in out.splitlines()[-1]  # the writer meant anger each time; people read it once

@@ -69,7 +69,11 @@ def create_app(config: ServeConfig) -> Flask:
     if config.study is not None:
         from arena.web import study_views
 
-        live.append(study_views.setup(app, config, state))
+        try:
+            live.append(study_views.setup(app, config, state))
+        except Exception:
+            room.close()  # release the play run before the error goes up
+            raise
         folders.append(config.study_dir)
         if config.study.judge is not None:
             folders.append(config.study.judge.run)

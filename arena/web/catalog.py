@@ -143,25 +143,42 @@ class Catalog:
         stamp, added = self._state(ref)
         return self.memo.get(("matches", str(ref.path), stamp, added), lambda: self._read(ref, added))
 
-    def _read(self, ref: RunRef, added: int) -> pd.DataFrame:
-        stored = self.memo.get(("stored", str(ref.path), ref.stamp), lambda: load_matches(ref.path))
+    def _stored(self, ref: RunRef) -> pd.DataFrame:
+        return self.memo.get(("stored", str(ref.path), ref.stamp), lambda: load_matches(ref.path))
+
+    def _extra(self, ref: RunRef, added: int) -> pd.DataFrame:
+        """The live source's matches that the stored table does not hold yet (few: people's, this session)."""
         source = self.live.get(ref.path)
         if source is None or not added:
+            return pd.DataFrame()
+        ids = self.memo.get(("ids", str(ref.path), ref.stamp), lambda: frozenset(self._stored(ref)["match_id"]))
+        return pd.DataFrame([r for r in source.recorded[:added] if r["match_id"] not in ids])
+
+    def _read(self, ref: RunRef, added: int) -> pd.DataFrame:
+        stored, extra = self._stored(ref), self._extra(ref, added)
+        if extra.empty:
             return stored
-        extra = pd.DataFrame(source.recorded[:added])
-        both = pd.concat([stored, extra[~extra["match_id"].isin(stored["match_id"])]], ignore_index=True)
-        return both.sort_values("match_id", ignore_index=True)
+        return pd.concat([stored, extra], ignore_index=True).sort_values("match_id", ignore_index=True)
 
     def record(self, ref: RunRef, match_id: str) -> dict[str, Any] | None:
-        """One match's row, found through an index kept with the table."""
-        stamp, added = self._state(ref)
-        rows = self.memo.get(("rows", str(ref.path), stamp, added),
-                             lambda: pd.Series(range(len(self.matches(ref))), index=self.matches(ref)["match_id"]))
+        """One match's row: the live source's, else through an index of the stored table (kept per version)."""
+        source = self.live.get(ref.path)
+        if source is not None:
+            found = next((r for r in reversed(source.recorded) if r["match_id"] == match_id), None)
+            if found is not None:
+                return found
+        stored = self._stored(ref)
+        rows = self.memo.get(("rows", str(ref.path), ref.stamp),
+                             lambda: pd.Series(range(len(stored)), index=stored["match_id"]))
         position = rows.get(match_id)
-        return None if position is None else self.matches(ref).iloc[int(position)].to_dict()
+        return None if position is None else stored.iloc[int(position)].to_dict()
 
     def summary(self, ref: RunRef) -> dict[str, Any]:
-        return self._cached("summary", ref, True, summary)
+        """The run's summary from counts kept per version of the stored table, plus the live matches'."""
+        stamp, added = self._state(ref)
+        stored = self.memo.get(("counts", str(ref.path), stamp), lambda: counts(self._stored(ref)))
+        extra = self.memo.get(("extra-counts", str(ref.path), stamp, added), lambda: counts(self._extra(ref, added)))
+        return summary(stored, extra)
 
     def leaderboard(self, ref: RunRef, by: str | None, people: bool = False) -> pd.DataFrame:
         return self._cached("board", ref, people, lambda m: leaderboards.leaderboard(m, by=by, bootstrap=self.bootstrap),
@@ -179,8 +196,18 @@ class Catalog:
         return self._cached("pairs", ref, False, candidate_pairs)
 
     def people(self, ref: RunRef) -> pd.DataFrame:
-        """People against the agents, paired with the agents' matches (see leaderboards.people_table)."""
-        return self._cached("people", ref, True, lambda m: leaderboards.people_table(m, bootstrap=self.bootstrap))
+        """People against the agents, paired with the agents' matches (see leaderboards.people_table):
+        computed over the people's matches and the agents' matches on the same coordinates only."""
+        stamp, added = self._state(ref)
+
+        def compute() -> pd.DataFrame:
+            stored = self._stored(ref)
+            split = self.memo.get(("split", str(ref.path), stamp), lambda: _split_people(stored))
+            people = pd.concat([split[0], self._extra(ref, added)], ignore_index=True)
+            agents = split[1][split[1]["coordinates"].isin(set(_coordinates(people)))].drop(columns="coordinates")
+            return leaderboards.people_table(pd.concat([people, agents], ignore_index=True), bootstrap=self.bootstrap)
+
+        return self.memo.get(("people", str(ref.path), stamp, added), compute)
 
     def votes_board(self, ref: RunRef) -> pd.DataFrame:
         """Ratings from the votes that pass the checks (a study's, in a study folder); ``attrs`` says
@@ -220,12 +247,39 @@ def rated_votes(run: Path, bootstrap: int) -> pd.DataFrame:
     return table
 
 
-def summary(matches: pd.DataFrame) -> dict[str, Any]:
-    """The few numbers at the top of a run's page (over every match, people's included)."""
-    abandoned = int(leaderboards.abandoned(matches).sum())
-    ok, unfinished = leaderboards.usable(matches)  # abandoned matches carry an error too
-    return {"matches": len(matches), "errored": unfinished - abandoned, "abandoned": abandoned,
-            "people": int(leaderboards.played_by_people(matches).sum()),
-            "domains": ", ".join(sorted(matches["domain"].unique())),
-            "agreement_rate": float(leaderboards.agreed(ok).mean()) if len(ok) else None,
-            "ended_by": ok.groupby("ended_by").size().to_dict(), "note": leaderboards.assumption_note(matches)}
+def _coordinates(matches: pd.DataFrame) -> pd.Series:
+    return matches["domain"] + "/" + matches["scenario"] + "/" + matches["repeat"].astype(str)
+
+
+def _split_people(matches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(people's matches, agents' matches with their coordinates) of a stored table."""
+    mask = leaderboards.played_by_people(matches)
+    return matches[mask], matches[~mask].assign(coordinates=_coordinates(matches[~mask]))
+
+
+def counts(matches: pd.DataFrame) -> dict[str, Any]:
+    """What a run's summary adds up: counts by kind of ending, domains, response models."""
+    if matches.empty:
+        return {"matches": 0, "unfinished": 0, "abandoned": 0, "people": 0, "ok": 0, "agreed": 0, "domains": set(),
+                "ended_by": {}, "models": set()}
+    ok, unfinished = leaderboards.usable(matches)
+    models = set(matches["response_model"].dropna().astype(str)) if "response_model" in matches else set()
+    return {"matches": len(matches), "unfinished": unfinished, "abandoned": int(leaderboards.abandoned(matches).sum()),
+            "people": int(leaderboards.played_by_people(matches).sum()), "ok": len(ok),
+            "agreed": int(leaderboards.agreed(ok).sum()), "domains": set(matches["domain"]),
+            "ended_by": ok.groupby("ended_by").size().to_dict(), "models": models - {""}}
+
+
+def summary(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers at the top of a run's page, from the counts of its parts (see counts)."""
+    total = {k: sum(p[k] for p in parts) for k in ("matches", "unfinished", "abandoned", "people", "ok", "agreed")}
+    ended_by: dict[str, int] = {}
+    for part in parts:
+        for how, n in part["ended_by"].items():
+            ended_by[how] = ended_by.get(how, 0) + int(n)
+    models = sorted(set().union(*(p["models"] for p in parts)))
+    return {"matches": total["matches"], "errored": total["unfinished"] - total["abandoned"],
+            "abandoned": total["abandoned"], "people": total["people"],
+            "domains": ", ".join(sorted(set().union(*(p["domains"] for p in parts)))),
+            "agreement_rate": total["agreed"] / total["ok"] if total["ok"] else None, "ended_by": ended_by,
+            "note": leaderboards.assumption_note(pd.DataFrame({"response_model": models}))}
