@@ -364,3 +364,50 @@ def test_people_are_rated_apart_unless_asked_and_paired_in_their_own_table(run, 
     table = json.loads(capsys.readouterr().out)
     assert {row["agent"] for row in table} == {"vanilla", "eq-negotiator"}  # the agents that met the same victim
     assert all(row["person_utility"] == 0.0 and row["pairs"] == 1 for row in table)
+
+
+def test_a_vote_or_a_persons_match_leaves_the_agents_tables_computed_and_transcripts_are_found_by_offset(run):
+    from arena.judging import append_vote
+    from arena.storage import load_transcripts
+
+    server = LiveServer(run)
+    try:
+        catalog = server.app.extensions["arena"]["catalog"]
+        ref = catalog.get(catalog.key_of(run))
+        board, metrics = catalog.leaderboard(ref, "all"), catalog.metrics(ref)
+        append_vote(run, {"vote_id": "v1", "person": "p", "domain": "credit", "scenario": SCENARIO.id, "role": "focal",
+                          "opponent": "victim", "agent_a": "vanilla", "agent_b": "eq-negotiator", "match_a": "a",
+                          "match_b": "b", "outcome": "a", "persuasive": None})
+        live = server.room.start("p1", PlayRequest("credit", "focal", "victim", "scripted", SCENARIO.id))
+        assert live.channel.wait_for_turn(10) == "your_turn"
+        live.channel.submit(person_action({"move": "walk_away"}, live.view, None), turn=0)
+        record = finished(live)
+        assert catalog.leaderboard(ref, "all") is board and catalog.metrics(ref) is metrics  # not recomputed
+        assert catalog.summary(ref)["people"] == 1 and catalog.record(ref, record["match_id"])["person"] == "p1"
+        assert catalog.leaderboard(ref, "all", people=True) is not board
+        everything = load_transcripts(run)
+        for match_id in list(everything)[:: max(1, len(everything) // 5)] + [list(everything)[-1]]:
+            assert catalog.transcript(ref, match_id) == everything[match_id]
+        assert catalog.transcript(ref, record["match_id"])[0]["move"] == "walk_away"
+    finally:
+        server.close()
+
+
+def test_the_people_table_pairs_each_persons_match_with_the_agents_and_resamples_people():
+    rows = []
+    for person, utility in (("p1", 0.6), ("p2", 0.2), ("p3", 0.4)):
+        for scenario in ("s1", "s2"):
+            rows.append({"match_id": f"{person}/{scenario}", "domain": "credit", "scenario": scenario, "repeat": 0,
+                         "focal_agent": "human", "counterpart_agent": "victim", "focal_backend": "person",
+                         "counterpart_backend": "scripted", "person": person, "focal_utility": utility,
+                         "counterpart_utility": 0.5, "agreement": True, "error": None, "ended_by": "accept"})
+    for scenario in ("s1", "s2", "s3"):
+        rows.append({"match_id": f"agent/{scenario}", "domain": "credit", "scenario": scenario, "repeat": 0,
+                     "focal_agent": "vanilla", "counterpart_agent": "victim", "focal_backend": "scripted",
+                     "counterpart_backend": "scripted", "person": None, "focal_utility": 0.3,
+                     "counterpart_utility": 0.5, "agreement": True, "error": None, "ended_by": "accept"})
+    table = leaderboards.people_table(pd.DataFrame(rows), bootstrap=500)
+    row = table.set_index("agent").loc["vanilla"]
+    assert (row["pairs"], row["people"]) == (6, 3)
+    assert row["difference"] == pytest.approx(0.1) and row["person_utility"] == pytest.approx(0.4)
+    assert 0.2 - 0.3 - 1e-9 <= row["lower"] < row["difference"] < row["upper"] <= 0.6 - 0.3 + 1e-9

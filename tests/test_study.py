@@ -421,3 +421,32 @@ def test_the_sensing_benchmark_scores_sensors_against_peoples_labels(tmp_path, c
     out = capsys.readouterr().out
     assert "lexicon (NRC + cues + VADER)" in out and "the emotion the writer meant" in out
     assert "accuracy 0.333" in out.splitlines()[-1]  # the writer meant anger each time; people read it once
+
+
+def test_arena_serve_study_prints_the_links_and_serves_participants_without_the_token(tmp_path, served_run_template):
+    import http.cookiejar
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "arena.cli", "serve", str(served_run_template), "--study",
+                             str(STUDY_FILE), "--out", str(tmp_path / "s"), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert "participants open http://127.0.0.1:" in lines[2] and "/researcher?token=" in lines[2]
+        base = lines[1].split()[1].split("?")[0].rstrip("/")
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        entry = opener.open(f"{base}/study?PROLIFIC_PID=CLI1&STUDY_ID=a&SESSION_ID=b", timeout=30)
+        assert entry.status == 200 and "I agree to take part" in entry.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/runs", timeout=30)
+        assert refused.value.code == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert (tmp_path / "s" / "study.toml").is_file()

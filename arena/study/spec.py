@@ -129,6 +129,8 @@ def _read(path: Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"study file {path} is a directory; give a .toml file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"study file {path} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"study file {path}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"study file {path} is not valid TOML: {exc}") from None
 
