@@ -53,10 +53,11 @@ def recall(truth: list[str], predicted: list[str]) -> dict[str, float]:
             for label in EKMAN_7}
 
 
-def scores(truth: list[str], predicted: list[str]) -> tuple[float, float]:
+def scores(truth: list[str], predicted: list[str], labels: tuple[str, ...] = EKMAN_7) -> tuple[float, float]:
+    """Accuracy, and macro-F1 over ``labels``."""
     accuracy = sum(t == p for t, p in zip(truth, predicted)) / len(truth)
     f1s = []
-    for label in EKMAN_7:
+    for label in labels:
         tp = sum(t == label and p == label for t, p in zip(truth, predicted))
         fp = sum(t != label and p == label for t, p in zip(truth, predicted))
         fn = sum(t == label and p != label for t, p in zip(truth, predicted))
@@ -131,7 +132,9 @@ def people_report(path: str, extra: list[str], llm: bool) -> None:
     if rows.empty:
         return
     truth = list(rows["label"])
-    print(f"  majority-class accuracy {max(truth.count(l) for l in EKMAN_7) / len(truth):.3f}")
+    present = tuple(label for label in EKMAN_7 if label in truth)  # macro-F1 over the labels people used
+    print(f"  majority-class accuracy {max(truth.count(l) for l in EKMAN_7) / len(truth):.3f}; macro-F1 over the "
+          f"{len(present)} labels people gave ({', '.join(present)})")
     sensors = [("lexicon (NRC + cues + VADER)", LexiconSensor()), ("lexicon without cues", LexiconSensor(use_cues=False))]
     sensors += [(spec, load_sensor(spec)) for spec in extra]
     if llm:
@@ -141,9 +144,9 @@ def people_report(path: str, extra: list[str], llm: bool) -> None:
         sensors.append(("LLM sensor (SmolLM2-135M)", LLMSensor(speaker)))
     for name, sensor in sensors:
         predicted = [argmax_label(sensor.sense(text)) for text in rows["text"]]
-        accuracy, macro_f1 = scores(truth, predicted)
+        accuracy, macro_f1 = scores(truth, predicted, present)
         print(f"  {name:36s} accuracy {accuracy:.3f}  macro-F1 {macro_f1:.3f} against the people")
-    accuracy, macro_f1 = scores(truth, list(rows["expressed"]))
+    accuracy, macro_f1 = scores(truth, list(rows["expressed"]), present)
     print(f"  {'the emotion the writer meant':36s} accuracy {accuracy:.3f}  macro-F1 {macro_f1:.3f} "
           "(how often people read what was meant)")
 

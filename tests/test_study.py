@@ -391,6 +391,10 @@ def test_a_judge_study_rates_only_votes_that_pass_its_checks_and_reports_agreeme
     assert "gold pair (an attention check, never rated): 2 votes" in out
     assert "repeated pair (a consistency check, never rated): 2 votes" in out
     assert "Krippendorff's alpha (ordinal) 1.000 over 3 pairs judged by two or more of 2 raters" in out
+    assert main(["study", "export", str(tmp_path / "jstudy")]) == 0
+    exported = pd.read_parquet(tmp_path / "jstudy" / "export" / "votes.parquet")
+    assert exported["rated"].sum() == 6 and set(exported.loc[exported["item"] == "gold", "correct"]) == {True, False}
+    assert len(pd.read_parquet(tmp_path / "jstudy" / "export" / "labels.parquet")) == 15
     stored = pd.DataFrame([json.loads(line) for line in votes_file.read_text().splitlines()])
     assert set(stored["participant"]) == {"J1", "J2", "J3"} and stored["seconds"].ge(0).all()
     gold = stored[stored["item"] == "gold"]

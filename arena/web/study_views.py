@@ -47,9 +47,11 @@ def step_url(step: str) -> str:
         qid, _, slot = rest.partition(":")
         return url_for("study.questionnaire", qid=qid, slot=slot)
     pages = {"instructions": "study.instructions", "check": "study.check", "complete": "study.done",
-             "stopped": "study.stopped", "practice": "study_play.practice"}
+             "stopped": "study.stopped"}
     if kind in pages:
         return url_for(pages[kind])
+    if kind == "practice":
+        return url_for("study_play.practice", _anchor="now")
     endpoint = {"match": "study_play.match", "vote": "study_play.judge", "labels": "study_play.labels"}[kind]
     return url_for(endpoint, slot=int(rest), _anchor="now" if kind == "match" else None)
 
