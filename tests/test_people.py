@@ -337,7 +337,7 @@ def test_pages_carry_security_headers_and_a_tokenless_server_answers_only_to_its
 
 
 def test_a_number_reads_as_a_number_on_the_pages():
-    from arena.web.format import num, whole
+    from arena.web.display import num, whole
 
     assert num(-0.0001) == "0.000" and num(float("nan")) == "" and num(None) == ""
     assert whole(36.0) == "36" and whole(float("nan")) == ""

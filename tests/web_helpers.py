@@ -50,7 +50,11 @@ class LiveServer:
     def close(self) -> None:
         from arena.web.app import close
 
-        self.server.close()
+        if getattr(self, "closed", False):
+            return
+        self.closed = True
+        self.server.trigger.pull_trigger(self.server.close)  # closed in the server's own thread: no race with its loop
+        self.thread.join(5)
         close(self.app)
 
 

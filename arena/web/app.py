@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from agents.llm import BackendSpec
 from arena.people import PlayRoom
 from arena.spec import TournamentSpec
-from arena.web import format as formatting
+from arena.web import display
 from arena.web import security
 from arena.web.catalog import Catalog
 
@@ -80,7 +80,7 @@ def create_app(config: ServeConfig) -> Flask:
     state["catalog"] = Catalog(folders, config.bootstrap, live)
     app.extensions["arena"] = state
     security.install(app, config.token, config.allowed_hosts, STUDY_PATHS if config.study is not None else ())
-    formatting.install(app)
+    display.install(app)
     app.register_blueprint(runs.blueprint)
     app.register_blueprint(play.blueprint)
     app.register_blueprint(judge.blueprint)

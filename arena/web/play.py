@@ -84,6 +84,8 @@ def submit_move(live: LiveMatch, form: dict[str, str]) -> tuple[str | None, int]
         turn = int(form.get("turn", ""))
     except ValueError:
         return "this form is missing its turn; reload the page and make your move again", 400
+    if turn != live.channel.turn:  # checked again, atomically, when the move is handed over
+        return "that move was for an earlier turn; here is the match as it stands now", 409
     try:
         action = person_action(form, live.view, live.their_offer)
     except ValueError as exc:
