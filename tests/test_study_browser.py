@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from arena.cli import main
 from arena.storage import load_matches, load_transcript
