@@ -49,11 +49,20 @@ class MoveChannel:
         self._set("waiting")
         return action
 
-    def submit(self, action: Action) -> None:
-        """Called by the web request: hand over the person's move (a ValueError if it is not their turn)."""
+    @property
+    def turn(self) -> int | None:
+        """The number of moves made so far when the person was last asked to move (None before)."""
+        return self.observation.turn if self.observation is not None else None
+
+    def submit(self, action: Action, turn: int | None = None) -> None:
+        """Called by the web request: hand over the person's move for ``turn`` (the move count the
+        person's page showed); a ValueError if it is not their turn or that turn has passed, so a form
+        sent twice, or from a stale second tab, never becomes a second move."""
         with self.changed:
             if self.state != "your_turn" or self._moves.full():
                 raise ValueError("it is not your turn")
+            if turn is not None and turn != self.turn:
+                raise ValueError("that move was for an earlier turn; here is the match as it stands now")
             self._moves.put_nowait(action)
             self.state = "waiting"
             self.changed.notify_all()
@@ -98,6 +107,9 @@ class HumanAgent(Agent):
     description = "A person at arena serve's Play page (not for tournaments)."
     parameters: ClassVar[dict[str, str]] = {"channel": "id of the web session's move channel (set by arena serve)"}
     interactive: ClassVar[bool] = True  # played by a person: never scheduled in a tournament
+    # A person's move is checked before it is consumed (arena.people.person_action) and refused with a
+    # reason, never rewritten: the harness guards, which rewrite agents' moves, leave it as it is.
+    harness_guarded: ClassVar[bool] = False
 
     def __init__(self, backend=None, channel: str | None = None, **params):
         super().__init__(backend, **params)

@@ -84,7 +84,7 @@ def _legend(table: pd.DataFrame) -> list[str]:
 
 def compare_run(run: str, agents: list[str], baseline: str | None, metrics: list[str] | None, bootstrap: int,
                 alpha: float, fmt: str, per_opponent: bool = False) -> int:
-    matches = load_matches(run)
+    matches = leaderboards.agent_matches(load_matches(run))  # people: arena leaderboard RUN --people
     table = leaderboards.compare(matches, comparison_pairs(matches, agents, baseline), _metrics(metrics),
                                  bootstrap=bootstrap, alpha=alpha, per_opponent=per_opponent)
     basis = leaderboards.run_basis(matches)  # labels: each side's backend, model and fallback share

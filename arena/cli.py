@@ -8,6 +8,7 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 
+from arena.study.parser import add_study_parser
 from arena.training.parser import add_train_parser
 from arena.web.parser import add_serve_parser
 
@@ -111,12 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", action="store_true", help="print the negotiation metrics table instead")
     p.add_argument("--human-votes", nargs="?", const="", metavar="FILE",
                    help="rate agents from people's blind votes (RUN/votes.jsonl, or FILE) instead of match outcomes")
+    p.add_argument("--with-people", action="store_true", help="include people's matches in the agents' ratings")
+    p.add_argument("--people", action="store_true", help="print people against the agents (paired matches) instead")
     _compare_parsers(sub)
     p = sub.add_parser("plot", help="write the leaderboard plots of a run")
     p.add_argument("run")
     p.add_argument("--out", metavar="DIR")
     add_train_parser(sub)
     add_serve_parser(sub)
+    add_study_parser(sub)
     return parser
 
 
@@ -197,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             from arena.web.serve import serve
 
             return serve(args)
+        if args.command == "study":
+            from arena.study.commands import run_study
+
+            return run_study(args)
         return commands.dispatch(args)
     except ConfigError as exc:
         print(f"arena: error: {exc}", file=sys.stderr)

@@ -305,13 +305,23 @@ def vote_leaderboard(args: argparse.Namespace) -> int:
     """Ratings from people's blind votes (arena serve's Judge page), per criterion and role."""
     from arena.judging import load_votes
 
-    votes = load_votes(args.human_votes or args.run)
+    from arena.study.data import vote_rules_for
+
+    source = Path(args.human_votes or args.run)
+    votes = load_votes(source)
     if votes.empty:
-        raise ConfigError(f"no votes recorded in {args.human_votes or args.run} yet")
-    table = leaderboards.vote_leaderboard(votes, bootstrap=args.bootstrap)
+        raise ConfigError(f"no votes recorded in {source} yet")
+    kept, dropped = leaderboards.vote_quality(votes, vote_rules_for(source))  # a study's checks, else the defaults
+    if kept.empty:
+        raise ConfigError(f"none of the {len(votes)} votes in {source} passes the checks: "
+                          + "; ".join(f"{r.reason}: {r.votes}" for r in dropped.itertuples()))
+    table = leaderboards.vote_leaderboard(kept, bootstrap=args.bootstrap)
     print_table(table.round({"rating": 1, "lower": 1, "upper": 1}), args.format)
     if args.format == "table":
         print("\n".join(table.attrs["notes"]))
+        print(f"{len(kept)} of {len(votes)} votes rated" + ("; dropped: " + "; ".join(
+            f"{r.reason}: {r.votes} votes from {r.raters} raters" for r in dropped.itertuples()) if len(dropped) else ""))
+        print(leaderboards.agreement_note(leaderboards.rater_agreement(kept)))
     return 0
 
 
@@ -335,6 +345,13 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "leaderboard" and args.human_votes is not None:
         return vote_leaderboard(args)
     matches = load_matches(args.run)
+    if args.command == "leaderboard" and args.people:
+        table = leaderboards.people_table(matches, bootstrap=args.bootstrap)
+        print_table(table.round(3), args.format)
+        if args.format == "table":
+            print("\n".join(table.attrs["notes"]))
+        return 0
+    matches = leaderboards.agent_matches(matches, people=getattr(args, "with_people", False))  # people apart by default
     if args.command == "leaderboard":
         if args.metrics:
             print_metrics(matches, args.format)

@@ -79,7 +79,9 @@ def play(match: MatchSpec, scenario: Scenario, agents: dict[str, Agent], env: Ne
         obs = _observation(env, kind, public)
         before, move_start = _counters(_stats(agents[kind])), time.perf_counter()
         guarded = _guard_counts(guards[kind].stats)
-        action = guards[kind].apply(agents[kind].act(obs), obs)
+        action = agents[kind].act(obs)
+        if getattr(agents[kind], "harness_guarded", True):  # a person's moves are checked, not rewritten
+            action = guards[kind].apply(action, obs)
         env.step(action)
         public.append(Turn(kind, action.move, action.value, action.message))
         transcript.append(_move_record(kind, action, before, _counters(_stats(agents[kind])),

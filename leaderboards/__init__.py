@@ -4,6 +4,7 @@ Takes a table of matches (the columns of ``matches.parquet``) and imports nothin
 """
 from __future__ import annotations
 
+from leaderboards.agreement import VoteRules, agreement_note, drop_reasons, rater_agreement, vote_quality
 from leaderboards.basis import BASIS_COLUMNS, LABEL_COLUMNS, Basis, basis_caption, run_basis
 from leaderboards.battles import VIEWS, abandoned, agreed, battles, errored, head_to_head, same_role, usable
 from leaderboards.bradley_terry import BTResult, fit_bradley_terry, interval_ranks
@@ -13,6 +14,7 @@ from leaderboards.export import FORMATS, no_negative_zero, render_table
 from leaderboards.health import (FALLBACK_WARN, clean_reason, error_reasons, fallback_share, fallback_warning,
                                  reason_counts, with_fallback_share)
 from leaderboards.metrics import metrics_table
+from leaderboards.people import agent_matches, people_table, played_by_people
 from leaderboards.ratings import METHODS, SCOPES, assumption_note, leaderboard, role_link_note
 from leaderboards.report import write_report
 from leaderboards.traffic import served_traffic
@@ -28,10 +30,12 @@ def __getattr__(name: str):
         return importlib.import_module("leaderboards.plots")
     raise AttributeError(f"module 'leaderboards' has no attribute {name!r}")
 
-__all__ = ["BASIS_COLUMNS", "BTResult", "Basis", "CRITERIA", "FALLBACK_WARN", "FORMATS", "GROUPINGS", "LABEL_COLUMNS",
-           "METHODS", "METRICS", "SCOPES", "VIEWS", "abandoned", "agreed", "assumption_note", "baseline_pairs",
-           "basis_caption", "battles", "clean_reason", "compare", "error_reasons", "errored", "fallback_share",
+__all__ = ["BASIS_COLUMNS", "BTResult", "Basis", "CRITERIA", "FALLBACK_WARN", "FORMATS", "GROUPINGS",
+           "LABEL_COLUMNS", "METHODS", "METRICS", "SCOPES", "VIEWS", "VoteRules", "abandoned", "agent_matches",
+           "agreed", "agreement_note", "assumption_note", "baseline_pairs", "basis_caption", "battles",
+           "clean_reason", "compare", "drop_reasons", "error_reasons", "errored", "fallback_share",
            "fallback_warning", "fit_bradley_terry", "head_to_head", "holm", "interval_ranks", "leaderboard",
-           "metrics_table", "no_negative_zero", "online_elo", "paired_units", "plots", "reason_counts",
-           "render_table", "role_link_note", "run_basis", "same_role", "served_traffic", "usable", "vote_battles", "vote_leaderboard",
-           "with_fallback_share", "write_report"]
+           "metrics_table", "no_negative_zero", "online_elo", "paired_units", "people_table", "played_by_people",
+           "plots", "rater_agreement", "reason_counts", "render_table", "role_link_note", "run_basis", "same_role",
+           "served_traffic", "usable", "vote_battles", "vote_leaderboard", "vote_quality", "with_fallback_share",
+           "write_report"]

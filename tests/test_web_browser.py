@@ -13,7 +13,7 @@ from arena.cli import main
 from arena.storage import load_matches, load_transcript
 from arena.web.security import serving_token
 from envs import get_domain, load_scenarios
-from tests.web_helpers import browser, serving
+from tests.web_helpers import browser, overflow, serving
 
 pytestmark = pytest.mark.browser
 SCENARIO = load_scenarios("credit", "test")[0].id
@@ -80,23 +80,60 @@ def play_to_the_end(b, kind: str, tag: str) -> str:
     raise AssertionError("the match did not end")
 
 
-def test_a_person_plays_to_an_agreement_and_it_is_in_the_table_and_the_leaderboard(run):
+TAG = "Ünïcödé ✓ 你好 مرحبا"  # a person's words in any script, stored as written
+
+
+def test_a_person_plays_to_an_agreement_and_it_leaves_the_agents_ratings_unchanged(run):
     with serving(run) as server, browser() as b:
+        b.get(server.url + "/")
+        click_through(b, b.find_element(By.LINK_TEXT, "run"))
+        run_page = b.current_url
+        before = b.find_element(By.ID, "leaderboard").text
         start_match(b, server.url, "focal", "victim")
-        assert play_to_the_end(b, "focal", "person") == "accept"
+        assert play_to_the_end(b, "focal", TAG) == "accept"
         click_through(b, b.find_element(By.ID, "to-run"))
         assert "1 played by people" in b.find_element(By.ID, "summary").text
+        assert b.find_element(By.ID, "leaderboard").text == before  # people apart: the agents' ratings as they were
+        people = b.find_element(By.ID, "people").text  # in their own table, paired with each agent's match
+        assert "credit focal victim eq-negotiator 1 1" in people and "credit focal victim vanilla 1 1" in people
+        click_through(b, b.find_element(By.ID, "with-people"))
         board = b.find_element(By.ID, "leaderboard").text
-        assert "human" in board and "vanilla" in board
-        b.get(b.current_url + "/matches?agent=human")
+        assert "human" in board and "vanilla" in board and board != before  # only when asked
+        b.get(run_page + "/matches?agent=human")
         rows = b.find_elements(By.CSS_SELECTOR, "#matches tr")[1:]
         assert len(rows) == 1 and "accept" in rows[0].text
         click_through(b, rows[0].find_element(By.TAG_NAME, "a"))
-        assert "person: I can do" in b.find_element(By.ID, "transcript").text
+        assert f"{TAG}: I can do" in b.find_element(By.ID, "transcript").text
     record = load_matches(run).query("focal_agent == 'human'").iloc[0]
     assert record["agreement"] and record["ended_by"] == "accept" and record["person"]
     assert record["scenario"] == SCENARIO and record["focal_backend"] == "person"
-    assert len(load_transcript(run, record["match_id"])) == record["rounds"]
+    moves = load_transcript(run, record["match_id"])
+    assert len(moves) == record["rounds"]
+    assert all(m["message"].startswith(TAG) for m in moves if m["role"] == "focal")  # exactly as typed
+
+
+def test_a_stale_tab_or_a_resubmitted_form_is_refused_and_shows_the_match_as_it_stands(run):
+    with serving(run) as server, browser() as b:
+        page = start_match(b, server.url, "focal", "victim")
+        assert wait_state(b) == "your_turn"
+        first = b.current_window_handle
+        b.switch_to.new_window("tab")
+        b.get(page)
+        assert wait_state(b) == "your_turn"
+        second = b.current_window_handle
+        b.switch_to.window(first)
+        send(b, "offer", 20, "from the first tab")
+        assert wait_state(b) == "your_turn"
+        b.switch_to.window(second)  # still showing the position before the first tab's move
+        send(b, "offer", 21, "from the stale second tab")
+        assert "earlier turn" in b.find_element(By.ID, "error").text
+        transcript = b.find_element(By.ID, "transcript").text
+        assert "from the first tab" in transcript and "stale second tab" not in transcript
+        b.back()  # the form sent once more from the history
+        b.refresh()
+        assert "stale second tab" not in b.find_element(By.ID, "transcript").text
+        live = next(iter(server.room.live.values()))
+        assert [m["message"] for m in live.moves if m["role"] == "focal"] == ["from the first tab"]
 
 
 def test_a_person_walks_away(run):
@@ -184,3 +221,30 @@ def test_a_server_on_another_interface_refuses_requests_without_its_token(run):
         assert b.find_element(By.ID, "runs")
         b.get(server.url + "/play")  # the token is remembered for the session
         assert b.find_element(By.ID, "choose-role")
+
+
+def test_every_page_fits_a_390_pixel_phone_screen(run):
+    with serving(run) as server, browser(phone=True) as b:
+        checked = []
+
+        def fits(url: str) -> None:
+            b.get(url)
+            assert overflow(b) <= 0, f"{url} is {overflow(b)} px wider than a 390 px screen"
+            checked.append(url)
+
+        fits(server.url + "/")
+        run_page = b.find_element(By.LINK_TEXT, "run").get_attribute("href")
+        for path in ("", "?by=domain", "?people=1", "/compare", "/matches", "/matches?page=99999"):
+            fits(run_page + path)
+        assert len(b.find_elements(By.CSS_SELECTOR, "#matches tr")) > 1  # a page past the end shows the last one
+        fits(b.find_element(By.CSS_SELECTOR, "#matches td a").get_attribute("href"))  # a transcript
+        fits(server.url + "/judge")
+        assert b.find_element(By.CSS_SELECTOR, ".pair section:last-child").rect["x"] < 100  # the two stacked
+        fits(server.url + "/play")
+        page = start_match(b, server.url, "counterpart", "vanilla")
+        fits(page)
+        send(b, "offer", 60, "A long message without spaces: " + "x" * 120)
+        assert overflow(b) <= 0
+        fits(server.url + "/runs/nothing-here")
+        assert "/tmp" not in b.find_element(By.ID, "error").text
+    assert len(checked) == 12

@@ -31,11 +31,12 @@ def small_run(out: Path) -> Path:
 class LiveServer:
     """The app served by waitress on 127.0.0.1 (a free port) until closed."""
 
-    def __init__(self, run: Path, token: str | None = None, abandon_after_s: float = 60.0):
+    def __init__(self, run: Path, token: str | None = None, abandon_after_s: float = 60.0, **study):
         import waitress
 
-        self.config = ServeConfig(folders=[run], play_run=run, spec=play_spec(run).validate(), token=token,
-                                  bootstrap=200, abandon_after_s=abandon_after_s)
+        folders = [run] if run.is_dir() else []
+        self.config = ServeConfig(folders=folders, play_run=run, spec=play_spec(run).validate(), token=token,
+                                  bootstrap=200, abandon_after_s=abandon_after_s, **study)
         self.app = create_app(self.config)
         self.server = waitress.create_server(self.app, host="127.0.0.1", port=0, threads=8)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
@@ -47,8 +48,14 @@ class LiveServer:
         return self.app.extensions["arena"]["room"]
 
     def close(self) -> None:
-        self.server.close()
-        self.room.close()
+        from arena.web.app import close
+
+        if getattr(self, "closed", False):
+            return
+        self.closed = True
+        self.server.trigger.pull_trigger(self.server.close)  # closed in the server's own thread: no race with its loop
+        self.thread.join(5)
+        close(self.app)
 
 
 @contextmanager
@@ -60,9 +67,18 @@ def serving(run: Path, **kwargs) -> Iterator[LiveServer]:
         server.close()
 
 
+PHONE = {"width": 390, "height": 844, "pixelRatio": 3}  # a phone's screen, in CSS pixels
+
+
+def overflow(driver) -> int:
+    """How many CSS pixels the page is wider than the screen (0: no sideways scrolling)."""
+    return driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
 @contextmanager
-def browser() -> Iterator:
-    """Headless Debian Chromium through its chromedriver, with no background network traffic."""
+def browser(phone: bool = False) -> Iterator:
+    """Headless Debian Chromium through its chromedriver, with no background network traffic; with
+    ``phone``, a 390-pixel-wide phone screen (Chromium's mobile emulation)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -73,6 +89,8 @@ def browser() -> Iterator:
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(60)
     driver.implicitly_wait(5)  # elements of a page that is still loading
@@ -81,3 +99,15 @@ def browser() -> Iterator:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+STUDY_FILE = Path(__file__).resolve().parents[1] / "examples" / "study.toml"
+
+
+def study_server(out: Path, study_file: Path = STUDY_FILE, token: str = "researcher-token-0123456789",
+                 abandon_after_s: float = 60.0, run: Path | None = None) -> "LiveServer":
+    """The app in study mode: ``study_file`` served with its data in ``out``."""
+    from arena.study.spec import load_study
+
+    study = load_study(study_file)
+    return LiveServer(run or out / "play", token=token, abandon_after_s=abandon_after_s, study=study, study_dir=out)

@@ -6,7 +6,7 @@ import secrets
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from arena.judging import JudgePair, append_vote, pick_pair, vote_record
-from arena.storage import load_transcript
+from arena.web.catalog import RunRef
 from arena.web.runs import catalog, transcript_rows
 from arena.web.security import person
 from envs import get_domain, get_scenario
@@ -25,17 +25,17 @@ def _draw(run_key: str | None) -> tuple[str, JudgePair] | None:
     for ref in order:
         try:
             pair = pick_pair(str(ref.path), catalog().pairs(ref))
-        except FileNotFoundError:
+        except (FileNotFoundError, KeyError):  # no finished matches, or none of agents against agents
             continue
         if pair is not None:
             return ref.key, pair
     return None
 
 
-def _blind(pair: JudgePair, match_id: str, letter: str) -> list[dict]:
+def _blind(ref: RunRef, pair: JudgePair, match_id: str, letter: str) -> list[dict]:
     other = "counterpart" if pair.role == "focal" else "focal"
     record = {"domain": pair.domain, f"{pair.role}_agent": f"negotiator {letter}", f"{other}_agent": "the other side"}
-    return transcript_rows(record, load_transcript(pair.run, match_id))
+    return transcript_rows(record, catalog().transcript(ref, match_id))
 
 
 @blueprint.route("/judge")
@@ -53,10 +53,10 @@ def judge():
         pending[token] = (person(), key, pair)
     domain = get_domain(pair.domain)
     scenario = get_scenario(pair.domain, pair.scenario)
-    records = catalog().matches(catalog().get(key)).set_index("match_id")
+    ref = catalog().get(key)
     return render_template("judge.html", pair=pair, token=token, role_name=domain.role_name(pair.role),
-                           domain=domain, first=_blind(pair, pair.first, "A"), second=_blind(pair, pair.second, "B"),
-                           endings=[records.loc[pair.first], records.loc[pair.second]],
+                           domain=domain, first=_blind(ref, pair, pair.first, "A"), second=_blind(ref, pair, pair.second, "B"),
+                           endings=[catalog().record(ref, pair.first), catalog().record(ref, pair.second)],
                            target=scenario.target[pair.role], reservation=scenario.reservation[pair.role],
                            voted=request.args.get("voted"), run_key=run_key)
 
@@ -73,6 +73,6 @@ def vote(token: str):
         abort(400, str(exc))
     with current_app.extensions["arena"]["lock"]:
         if _pending().pop(token, None) is None:  # a double submit: the vote is already in
-            return redirect(url_for("judge.judge", voted=1, run=request.args.get("run") or None))
+            return redirect(url_for("judge.judge", voted=1, run=request.args.get("run") or None), 303)
     append_vote(catalog().get(key).path, record)
-    return redirect(url_for("judge.judge", voted=1, run=request.args.get("run") or None))
+    return redirect(url_for("judge.judge", voted=1, run=request.args.get("run") or None), 303)

@@ -20,5 +20,12 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--abandon-after", type=float, default=600.0, metavar="S",
                    help="seconds without a move after which a person's match is recorded as abandoned")
     p.add_argument("--max-live", type=int, default=32, metavar="N", help="matches people may play at once")
+    p.add_argument("--max-live-per-person", type=int, default=1, metavar="N",
+                   help="matches one browser session may have in progress at once (default 1)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a Host name this server answers to besides its loopback names (e.g. behind a reverse proxy)")
+    p.add_argument("--study", metavar="FILE", help="run a human study (a study TOML file): participants see only its "
+                   "pages; every other page needs the token, which is then always set")
+    p.add_argument("--out", metavar="DIR", help="the study's data folder (default runs/study-ID)")
     p.add_argument("--threads", type=int, default=8, help="request threads")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the leaderboards shown")

@@ -47,7 +47,7 @@ def start():
         live = room().start(person(), wanted)
     except ConfigError as exc:
         return _choose(str(exc), 400)
-    return redirect(url_for("play.live", live_id=live.live_id))
+    return redirect(url_for("play.live", live_id=live.live_id, _anchor="now"), 303)
 
 
 def _live(live_id: str) -> LiveMatch:
@@ -69,23 +69,47 @@ def _run_key() -> str | None:
     return current_app.extensions["arena"]["catalog"].key_of(room().run_dir)
 
 
+def wait_briefly(live: LiveMatch) -> None:
+    """The agent usually answers at once: spare the person a refresh."""
+    if live.state in ("starting", "waiting"):
+        live.channel.wait_for_turn(FIRST_WAIT_S)
+
+
+def submit_move(live: LiveMatch, form: dict[str, str]) -> tuple[str | None, int]:
+    """Hand the person's move to their match: (None, 303) once it is made, else (the reason, status).
+    The form names the turn it was made for: a resubmitted form, or one from a stale tab, is refused."""
+    if live.state != "your_turn":
+        return "it is not your turn; here is the match as it stands now", 409
+    try:
+        turn = int(form.get("turn", ""))
+    except ValueError:
+        return "this form is missing its turn; reload the page and make your move again", 400
+    if turn != live.channel.turn:  # checked again, atomically, when the move is handed over
+        return "that move was for an earlier turn; here is the match as it stands now", 409
+    try:
+        action = person_action(form, live.view, live.their_offer)
+    except ValueError as exc:
+        return str(exc), 400
+    try:
+        live.channel.submit(action, turn)
+    except ValueError as exc:
+        return str(exc), 409
+    live.channel.wait_for_turn(MOVE_WAIT_S)
+    return None, 303
+
+
 @blueprint.route("/play/<live_id>", methods=["GET"])
 def live(live_id: str):
     match = _live(live_id)
-    if match.state in ("starting", "waiting"):  # the agent usually answers at once: spare a refresh
-        match.channel.wait_for_turn(FIRST_WAIT_S)
+    wait_briefly(match)
     return _page(match)
 
 
 @blueprint.route("/play/<live_id>", methods=["POST"])
 def move(live_id: str):
     match = _live(live_id)
-    if match.state != "your_turn":
-        return _page(match, "it is not your turn", status=409)
-    try:
-        action = person_action(request.form.to_dict(), match.view, match.their_offer)
-        match.channel.submit(action)
-    except ValueError as exc:
-        return _page(match, str(exc), request.form.to_dict(), 400)
-    match.channel.wait_for_turn(MOVE_WAIT_S)
-    return redirect(url_for("play.live", live_id=live_id))
+    form = request.form.to_dict()
+    error, status = submit_move(match, form)
+    if error is not None:
+        return _page(match, error, form if status == 400 else None, status)
+    return redirect(url_for("play.live", live_id=live_id, _anchor="now"), 303)

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 import leaderboards
 from agents.llm import ConfigError
 from arena.analysis import OUTCOMES, filter_matches
-from arena.storage import load_transcript
 from arena.web.catalog import PLOTS, Catalog, RunRef
 from envs import get_domain
 
@@ -33,19 +32,13 @@ def _run(key: str) -> RunRef:
 def _matches(ref: RunRef) -> pd.DataFrame:
     try:
         return catalog().matches(ref)
-    except FileNotFoundError as exc:
-        abort(404, str(exc))
+    except FileNotFoundError:  # the message would name the server's path: say it in the run's name
+        abort(404, f"run {ref.name} has no finished matches yet")
 
 
-def summary(matches: pd.DataFrame) -> dict[str, Any]:
-    """The few numbers at the top of a run's page."""
-    abandoned = int(leaderboards.abandoned(matches).sum())
-    ok, unfinished = leaderboards.usable(matches)  # abandoned matches carry an error too
-    people = int(matches["person"].notna().sum()) if "person" in matches else 0
-    return {"matches": len(matches), "errored": unfinished - abandoned, "abandoned": abandoned, "people": people,
-            "domains": ", ".join(sorted(matches["domain"].unique())),
-            "agreement_rate": float(leaderboards.agreed(ok).mean()) if len(ok) else float("nan"),
-            "ended_by": ok.groupby("ended_by").size().to_dict(), "note": leaderboards.assumption_note(matches)}
+def with_people() -> bool:
+    """Whether people's matches join the agents' ratings on this page (off unless asked: ?people=1)."""
+    return request.args.get("people") == "1"
 
 
 @blueprint.route("/")
@@ -53,7 +46,7 @@ def index():
     rows = []
     for ref in catalog().runs():
         try:
-            rows.append((ref, summary(catalog().matches(ref))))
+            rows.append((ref, catalog().summary(ref)))
         except FileNotFoundError:
             rows.append((ref, None))
     return render_template("runs.html", rows=rows)
@@ -62,15 +55,17 @@ def index():
 @blueprint.route("/runs/<key>")
 def run_page(key: str):
     ref = _run(key)
-    matches = _matches(ref)
+    _matches(ref)
     by = "domain" if request.args.get("by") == "domain" else "all"
-    board = catalog().leaderboard(ref, by)
+    people = with_people()
+    board = catalog().leaderboard(ref, by, people)
     shown = board[[c for c in ("domain", "role", "rank", "agent", "rating", "lower", "upper", "agreement_rate",
                                "battles") if c in board]]
     votes = catalog().votes_board(ref) if ref.has_votes else None
-    return render_template("run.html", ref=ref, info=summary(matches), board=shown, by=by,
-                           notes=board.attrs.get("notes", []), metrics=catalog().metrics(ref), plots=ref.plots(),
-                           votes=votes)
+    info = catalog().summary(ref)
+    return render_template("run.html", ref=ref, info=info, board=shown, by=by, people=people,
+                           notes=board.attrs.get("notes", []), metrics=catalog().metrics(ref, people), plots=ref.plots(),
+                           votes=votes, versus=catalog().people(ref) if info["people"] else None)
 
 
 @blueprint.route("/runs/<key>/plots/<name>")
@@ -84,7 +79,7 @@ def plot(key: str, name: str):
 @blueprint.route("/runs/<key>/compare")
 def compare(key: str):
     ref = _run(key)
-    matches = _matches(ref)
+    matches = leaderboards.agent_matches(_matches(ref))  # people are compared in their own table (run page)
     agents = sorted(set(matches["focal_agent"]) | set(matches["counterpart_agent"]))
     baseline = request.args.get("baseline") or ("vanilla" if "vanilla" in agents else agents[0])
     try:
@@ -112,9 +107,10 @@ def matches_page(key: str):
         shown = filter_matches(matches, ref.name, **chosen)
     except ConfigError as exc:
         abort(400, str(exc))
-    page = max(0, request.args.get("page", 0, type=int))
+    pages = max(1, -(-len(shown) // PAGE))
+    page = min(max(0, request.args.get("page", 0, type=int)), pages - 1)  # a page past the end shows the last
     rows = shown.iloc[page * PAGE:(page + 1) * PAGE].to_dict("records")
-    return render_template("matches.html", ref=ref, rows=rows, total=len(shown), page=page, pages=-(-len(shown) // PAGE),
+    return render_template("matches.html", ref=ref, rows=rows, total=len(shown), page=page, pages=pages,
                            chosen=chosen, choices=_choices(matches))
 
 
@@ -133,13 +129,12 @@ def transcript_rows(record: dict[str, Any], moves: list[dict[str, Any]]) -> list
 def transcript(key: str):
     ref = _run(key)
     match_id = request.args.get("id", "")
-    found = _matches(ref)
-    found = found[found["match_id"] == match_id]
-    if found.empty:
+    _matches(ref)
+    record = catalog().record(ref, match_id)
+    if record is None:
         abort(404, f"no match {match_id!r} in {ref.name}")
-    record = found.iloc[0].to_dict()
     try:
-        moves = load_transcript(ref.path, match_id)
+        moves = catalog().transcript(ref, match_id)
     except KeyError:
         moves = []
     return render_template("transcript.html", ref=ref, record=record, rows=transcript_rows(record, moves),
