@@ -180,6 +180,10 @@ class Catalog:
         extra = self.memo.get(("extra-counts", str(ref.path), stamp, added), lambda: counts(self._extra(ref, added)))
         return summary(stored, extra)
 
+    def basis(self, ref: RunRef) -> str:
+        """The caption naming the backends, models and response model the run's matches rest on."""
+        return self._cached("basis", ref, True, leaderboards.basis_caption)
+
     def leaderboard(self, ref: RunRef, by: str | None, people: bool = False) -> pd.DataFrame:
         return self._cached("board", ref, people, lambda m: leaderboards.leaderboard(m, by=by, bootstrap=self.bootstrap),
                             by)
