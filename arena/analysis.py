@@ -107,7 +107,7 @@ def _legend(table: pd.DataFrame) -> list[str]:
 def show_comparison(table: pd.DataFrame, fmt: str, matches: pd.DataFrame) -> None:
     """csv/json: the whole table; table/markdown: one block per declared family, then the legend and notes."""
     if fmt in ("csv", "json"):
-        print_table(table.round(6), fmt)
+        print_table(table, fmt)
         return
     for family, size in table.attrs["families"].items():
         part = table[table["family"] == family]
@@ -202,7 +202,7 @@ def sensitivity(run: str, agents: list[str], baseline: str | None, metrics: list
     merged = _sensitivity_table(run, matches, pairs, _metrics(metrics or ["utility"]), alpha, workers)
     print(f"\nresponse model of the run: {merged.attrs['response_model']!r}; each replay changes only the scripted "
           "counterparts' response to emotion")
-    print_table(merged.round(4), fmt)
+    print_table(merged.round(4) if fmt in ("table", "markdown") else merged, fmt)
     if fmt == "table":
         print("\n".join(family_notes(merged)))
         for family, part in merged.groupby("family", sort=False):

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from leaderboards.battles import agreed, usable
-from leaderboards.inference import flips_for, holm, sign_flip_test, t_interval
+from leaderboards.inference import floor_decides, flips_for, holm, sign_flip_test, t_interval
 
 ROLES = ("focal", "counterpart")
 METRICS = ("utility", "agreement", "savings", "emodistill_utility", "rounds")
@@ -207,10 +207,13 @@ def compare(matches: pd.DataFrame, pairs: list[tuple[str, str]], metrics: tuple[
     table["significant"] = table["p_holm"] < alpha
     order = {f: i for i, f in enumerate(FAMILIES)}
     table = table.sort_values("family", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)[COLUMNS]
-    table.attrs.update(alpha=alpha, primary=primary, errored_excluded=errored, flips=ceilings,
-                       families={f: int(sizes[f]) for f in FAMILIES if f in sizes},
-                       comparisons=int(sizes.get("primary", 0)),
-                       warnings=thin_data_warnings(table) + interval_warnings(reasons))
+    families = {f: int(sizes[f]) for f in FAMILIES if f in sizes}
+    coarse = [f for f, m in families.items() if floor_decides(m, ceilings[f], alpha)]
+    table.attrs.update(alpha=alpha, primary=primary, errored_excluded=errored, flips=ceilings, families=families,
+                       comparisons=families.get("primary", 0),
+                       warnings=thin_data_warnings(table) + interval_warnings(reasons) + [
+                           f"family {f!r}: at alpha {alpha} even {ceilings[f]:,} sign flips leave a Monte-Carlo floor "
+                           "that may decide verdicts; use a larger alpha or fewer rows" for f in coarse])
     if not rows:
         table.attrs["warnings"].append("no paired matches: the agents never played the same role against the "
                                        "same opponent on the same scenario and repeat")

@@ -84,8 +84,13 @@ def t_interval(sums: np.ndarray, counts: np.ndarray, strata: np.ndarray, level: 
 def flips_for(family_size: int, alpha: float) -> int:
     """Drawn flips for a family: enough that the floor 1/(flips+1) times the family size is at most
     alpha / FLOOR_MARGIN, so a row at the floor is significant and the floor decides no verdict."""
-    needed = int(np.ceil(FLOOR_MARGIN * max(family_size, 1) / alpha)) - 1
+    needed = np.ceil(FLOOR_MARGIN * max(family_size, 1) / alpha) - 1
     return int(min(max(MIN_FLIPS, needed), MAX_FLIPS))
+
+
+def floor_decides(family_size: int, flips: int, alpha: float) -> bool:
+    """Could the Monte-Carlo floor 1/(flips+1) decide a verdict in a family of this size?"""
+    return family_size / (flips + 1) > alpha / FLOOR_MARGIN
 
 
 def _all_signs(n: int) -> np.ndarray:
