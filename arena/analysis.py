@@ -76,6 +76,11 @@ def _metrics(names: list[str] | None) -> tuple[str, ...]:
     return tuple(names)
 
 
+def rounded(table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Numbers to ``digits`` decimals, p-values left whole (``_readable`` writes small ones with exponents)."""
+    return table.round({c: digits for c in table.columns if c not in ("p", "p_holm")})
+
+
 def _readable(table: pd.DataFrame) -> pd.DataFrame:
     """For people: p-values with two significant digits below 0.001, and NaN shown as n/a."""
     shown = table.astype(object)
@@ -113,7 +118,7 @@ def show_comparison(table: pd.DataFrame, fmt: str, matches: pd.DataFrame) -> Non
         part = table[table["family"] == family]
         print(f"\n{family} family: {FAMILY_MEANING[family].format(primary=table.attrs['primary'])}; "
               f"{size} rows, Holm within them")
-        print_table(part[SHOWN].round(4), fmt)
+        print_table(rounded(part[SHOWN]), fmt)
     empty = table[table["clusters"] == 0]
     if len(empty):
         print(f"\n{len(empty)} rows without paired matches left out")
@@ -202,7 +207,7 @@ def sensitivity(run: str, agents: list[str], baseline: str | None, metrics: list
     merged = _sensitivity_table(run, matches, pairs, _metrics(metrics or ["utility"]), alpha, workers)
     print(f"\nresponse model of the run: {merged.attrs['response_model']!r}; each replay changes only the scripted "
           "counterparts' response to emotion")
-    print_table(merged.round(4) if fmt in ("table", "markdown") else merged, fmt)
+    print_table(rounded(merged) if fmt in ("table", "markdown") else merged, fmt)
     if fmt == "table":
         print("\n".join(family_notes(merged)))
         for family, part in merged.groupby("family", sort=False):

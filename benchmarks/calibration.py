@@ -122,7 +122,7 @@ def arena_nulls(seeds: int, workers: int, copies: int = 16) -> dict[str, tuple[n
         matches = null_run(10_000 + seed, copies, workers)
         for a, b in every_pair(copies):
             units = paired_units(matches, a, b, "focal")
-            whole = Clustered.of(units, units["utility_a"] - units["utility_b"])
+            whole = Clustered.of_metrics(units, ("utility",))["utility"]
             pooled.append((whole.sums, whole.counts, whole.strata))
             for d in range(len(DOMAINS)):
                 keep = whole.strata == d

@@ -94,8 +94,8 @@ class BTResult:
 
 RANK_RULE = ("rank = 1 + the number of agents whose 95% interval lies wholly above this agent's (FastChat's rule): "
              "agents whose intervals overlap share a rank, so one with a wide interval can rank above one with a higher "
-             "rating; an agent that won (lost) every battle ranks above (below) the rest without a rating; n/a: no "
-             "interval to rank by")
+             "rating; an agent without an interval (n/a) overlaps every other; an agent that won (lost) every battle ranks "
+             "above (below) the rest without a rating")
 
 
 def _to_elo(theta: np.ndarray, n_agents: int, centre: np.ndarray | None = None) -> np.ndarray:
@@ -167,11 +167,11 @@ def _intervals(elo: np.ndarray, boot: np.ndarray, ok: np.ndarray, side: np.ndarr
 
 
 def _ranks(lower: np.ndarray, upper: np.ndarray, side: np.ndarray) -> np.ndarray:
-    """The interval rule, with agents that won (lost) everything above (below) every rated agent; agents
-    with no interval get no rank but still count as above those that lost everything."""
-    lo = np.where(side == 1, np.inf, np.where(side == -1, -np.inf, np.where(np.isnan(lower) & (side == 0), -1e300,
-                                                                            lower)))
-    hi = np.where(side == 1, np.inf, np.where(side == -1, -np.inf, upper))
+    """The interval rule, with agents that won (lost) everything above (below) every rated agent; an
+    agent without an interval overlaps every rated one; an agent never linked to the others has no rank."""
+    unknown = np.isnan(lower) & (side == 0)
+    lo = np.where(side == 1, np.inf, np.where(side == -1, -np.inf, np.where(unknown, -1e300, lower)))
+    hi = np.where(side == 1, np.inf, np.where(side == -1, -np.inf, np.where(unknown, 1e300, upper)))
     return interval_ranks(lo, hi)
 
 

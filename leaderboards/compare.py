@@ -84,28 +84,29 @@ class Clustered:
     strata: np.ndarray
 
     @classmethod
-    def of(cls, units: pd.DataFrame, diff: pd.Series) -> "Clustered":
-        ok = diff.notna().to_numpy()
-        frame = pd.DataFrame({"domain": units["domain"].to_numpy()[ok], "scenario": units["scenario"].to_numpy()[ok],
-                              "diff": diff.to_numpy(float)[ok]})
-        grouped = frame.groupby(["domain", "scenario"], sort=True)["diff"]
-        sums, counts = grouped.sum(), grouped.size()
-        return cls(sums.to_numpy(float), counts.to_numpy(float),
-                   pd.factorize(sums.index.get_level_values(0))[0])
+    def of_metrics(cls, units: pd.DataFrame, metrics: tuple[str, ...]) -> dict[str, "Clustered"]:
+        """Per-scenario sums for several metrics with one grouping (each metric's NaN pairs left out)."""
+        diffs = pd.DataFrame({m: units[f"{m}_a"].to_numpy(float) - units[f"{m}_b"].to_numpy(float) for m in metrics})
+        grouped = diffs.groupby([units["domain"].to_numpy(), units["scenario"].to_numpy()], sort=True)
+        sums, counts = grouped.sum(), grouped.count()
+        out = {}
+        for m in metrics:
+            keep = counts[m].to_numpy() > 0
+            out[m] = cls(sums[m].to_numpy(float)[keep], counts[m].to_numpy(float)[keep],
+                         pd.factorize(sums.index.get_level_values(0)[keep])[0])
+        return out
 
     @property
     def n_clusters(self) -> int:
         return len(self.sums)
 
 
-def _estimate(units: pd.DataFrame, metric: str) -> tuple[dict, np.ndarray, str]:
+def _estimate(units: pd.DataFrame, metric: str, clustered: Clustered) -> tuple[dict, np.ndarray, str]:
     """A row's numbers, its scenario totals (for the test) and why it has no interval ("" if it has)."""
-    diff = units[f"{metric}_a"] - units[f"{metric}_b"]
-    clustered = Clustered.of(units, diff)
     if clustered.n_clusters == 0:
         return ({"pairs": 0, "clusters": 0, "mean_a": np.nan, "mean_b": np.nan, "difference": np.nan,
                  "lower": np.nan, "upper": np.nan, "df": np.nan}, np.empty(0), "no paired matches")
-    ok = diff.notna()
+    ok = (units[f"{metric}_a"] - units[f"{metric}_b"]).notna()
     interval = t_interval(clustered.sums, clustered.counts, clustered.strata)
     return ({"pairs": int(ok.sum()), "clusters": clustered.n_clusters,
              "mean_a": float(units.loc[ok, f"{metric}_a"].mean()), "mean_b": float(units.loc[ok, f"{metric}_b"].mean()),
@@ -155,8 +156,9 @@ def _rows(data: pd.DataFrame, pairs: list[tuple[str, str]], metrics: tuple[str, 
             if units.empty:
                 continue
             for breakdown, domain, opponent, part in _scopes(units, per_opponent):
+                clustered = Clustered.of_metrics(part, metrics)
                 for metric in metrics:
-                    numbers, sums, reason = _estimate(part, metric)
+                    numbers, sums, reason = _estimate(part, metric, clustered[metric])
                     rows.append({"agent": a, "baseline": b, "role": kind, "metric": metric, "domain": domain,
                                  "opponent": opponent, "family": family_of(metric, primary, breakdown)} | numbers)
                     totals.append(sums)

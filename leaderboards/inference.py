@@ -122,13 +122,13 @@ def _drawn(x: np.ndarray, flips: int, rng: np.random.Generator) -> tuple[np.ndar
         size = int(min(CHUNK, flips - done[active[0]]))
         signs = 1.0 - 2.0 * rng.integers(0, 2, size=(size, x.shape[1]), dtype=np.int8)
         extreme = np.abs(signs @ x[active].T) >= observed[active]   # (size, active)
-        running = hits[active] + np.cumsum(extreme, axis=0)
-        stopped = running[-1] >= STOP_AFTER
-        first = np.argmax(running >= STOP_AFTER, axis=0)
+        total = hits[active] + extreme.sum(axis=0)
+        stopped = total >= STOP_AFTER
+        running = hits[active[stopped]] + np.cumsum(extreme[:, stopped], axis=0)
         finished = active[stopped]
-        done[finished] += first[stopped] + 1
+        done[finished] += np.argmax(running >= STOP_AFTER, axis=0) + 1
         p[finished] = STOP_AFTER / done[finished]
-        hits[active] = running[-1]
+        hits[active] = total
         done[active[~stopped]] += size
         active = active[~stopped]
     p[active] = (hits[active] + 1) / (flips + 1)

@@ -134,9 +134,9 @@ def test_the_interval_covers_95_percent_at_20_clusters(shape):
     assert np.mean((low <= truth) & (truth <= high)) < 0.93
     # and compare prints exactly this interval
     units = pd.DataFrame({"domain": "credit", "scenario": np.repeat(np.arange(clusters), pairs),
-                          "d": (sums[0, :, None] / pairs + np.zeros(pairs)).ravel()})
+                          "d_a": (sums[0, :, None] / pairs + np.zeros(pairs)).ravel(), "d_b": 0.0})
     from leaderboards.compare import Clustered
-    clustered = Clustered.of(units, units["d"])
+    clustered = Clustered.of_metrics(units, ("d",))["d"]
     again = t_interval(clustered.sums, clustered.counts, clustered.strata)
     assert again.lower == pytest.approx(interval.lower[0]) and again.upper == pytest.approx(interval.upper[0])
 
