@@ -13,9 +13,11 @@ Data: (1) simulated nulls with 20 and 80 clusters: symmetric heavy-tailed differ
 a null between exchangeable agents) and skewed ones with mean 0; (2) real arena nulls: random-emotion
 agents with their own random streams against the same scripted counterparts (default response
 model), every pair of them, per domain (20 scenarios) and over four domains (80); see
-``benchmarks/calibration.py``.
+``benchmarks/calibration.py``. Last, the Bradley-Terry rating intervals of ``arena leaderboard``
+(percentile bootstrap over scenarios, 1000 resamples) on battles simulated from the model.
 
     python benchmarks/interval_coverage.py [--datasets 4000] [--resamples 999] [--arena-seeds 2] [--workers 0]
+                                           [--rating-trials 100]
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -131,12 +134,40 @@ def report(title: str, result: dict[str, tuple[float, float]], count: int) -> No
     print(f"{title:<58} n={count:<5} {cells}   (binomial SE {se:.3f})")
 
 
+STRENGTHS = np.array([1.2, 0.6, 0.0, -0.4, -1.4])  # natural-log scale, as in tests/test_leaderboards.py
+
+
+def rating_coverage(trials: int, clusters: int, battles: int, resamples: int) -> tuple[float, float]:
+    """Bradley-Terry's percentile intervals (``arena leaderboard``): share covering the true rating, over
+    agents and trials of synthetic battles from the model itself, spread over ``clusters`` scenarios."""
+    from leaderboards.bradley_terry import ELO_SCALE, fit_bradley_terry
+
+    covered, shown = [], []
+    truth = 1000 + ELO_SCALE * (STRENGTHS - STRENGTHS.mean())
+    names = np.array([f"agent{i}" for i in range(len(STRENGTHS))])
+    for trial in range(trials):
+        rng = np.random.default_rng(trial)
+        a = rng.integers(0, len(names), battles)
+        b = (a + rng.integers(1, len(names), battles)) % len(names)
+        cluster = rng.integers(0, clusters, battles)
+        score = (rng.random(battles) < 1 / (1 + np.exp(-(STRENGTHS[a] - STRENGTHS[b])))).astype(float)
+        table = fit_bradley_terry(pd.DataFrame({"a": names[a], "b": names[b], "score": score, "group": "g",
+                                                "cluster": cluster.astype(str), "order": np.arange(battles).astype(str),
+                                                "domain": "d"}), resamples, seed=trial, role_advantage=False).table
+        table = table.set_index("agent").loc[names]
+        ok = table["lower"].notna().to_numpy()
+        shown.append(ok.mean())
+        covered += list(((table["lower"] <= truth) & (truth <= table["upper"])).to_numpy()[ok])
+    return float(np.mean(covered)), float(np.mean(shown))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=int, default=4000)
     parser.add_argument("--resamples", type=int, default=999)
     parser.add_argument("--arena-seeds", type=int, default=2, help="arena runs for the real nulls (0: none)")
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--rating-trials", type=int, default=100, help="synthetic tournaments for the rating intervals")
     args = parser.parse_args()
     start = time.perf_counter()
     rng = np.random.default_rng(2024)
@@ -151,6 +182,11 @@ def main() -> None:
 
         for label, (sums, counts, strata) in arena_nulls(args.arena_seeds, args.workers).items():
             report(f"arena null, {label}", coverage(sums, counts, strata, 0.0, args.resamples, rng), len(sums))
+    for clusters in (20, 80):
+        if args.rating_trials:
+            share, shown = rating_coverage(args.rating_trials, clusters, 40 * clusters, 1000)
+            print(f"Bradley-Terry percentile interval, {clusters} clusters, 5 agents: coverage {share:.3f} "
+                  f"({args.rating_trials} trials, {shown:.0%} of ratings with an interval)")
     print(f"{args.resamples} bootstrap resamples; {time.perf_counter() - start:.0f} s on a shared, loaded machine")
 
 

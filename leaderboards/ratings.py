@@ -19,8 +19,9 @@ MIN_BOOTSTRAP_ALLOWED = 100
 
 
 def _scopes(battles: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
+    """Overall and per domain; with one domain the overall table is that domain's, shown once."""
     parts = [("all", battles)] if by in (None, "all", "role") else []
-    if by in (None, "domain"):
+    if by == "domain" or (by is None and battles["domain"].nunique() > 1):
         parts += [(str(d), part) for d, part in battles.groupby("domain")]
     return parts
 
