@@ -80,7 +80,8 @@ def intervals(sums: np.ndarray, counts: np.ndarray, strata: np.ndarray, resample
     studentised = []
     for c in chunks:
         ratio, se_star = _se(sums[c], counts[c], weights, strata)
-        studentised.append((ratio - estimate[c, None]) / se_star)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a resample of identical scenarios has no spread
+            studentised.append((ratio - estimate[c, None]) / se_star)
     t_star = np.concatenate(studentised)
     q_low, q_high = np.nanpercentile(t_star, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2], axis=1)
     out["bootstrap-t"] = (estimate - q_high * se, estimate - q_low * se)
