@@ -193,7 +193,7 @@ class Catalog:
 
     def comparison(self, ref: RunRef, baseline: str) -> pd.DataFrame:
         return self._cached("compare", ref, False, lambda m: leaderboards.compare(
-            m, comparison_pairs(m, [], baseline), ("utility", "agreement"), bootstrap=self.bootstrap), baseline)
+            m, comparison_pairs(m, [], baseline), ("utility", "agreement")), baseline)
 
     def pairs(self, ref: RunRef) -> pd.DataFrame:
         """The run's judgeable pairs of agents' matches (see arena.judging.candidate_pairs)."""

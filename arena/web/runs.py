@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 import leaderboards
 from agents.llm import ConfigError
 from arena.analysis import OUTCOMES, filter_matches
+from leaderboards.compare import family_notes
 from arena.web.catalog import PLOTS, Catalog, RunRef
 from envs import get_domain
 
@@ -86,11 +87,11 @@ def compare(key: str):
         table = catalog().comparison(ref, baseline)
     except (ConfigError, ValueError) as exc:
         abort(400, str(exc))
-    columns = ["agent", "baseline", "role", "domain", "opponent", "metric", "pairs", "difference", "lower", "upper",
-               "p_holm", "significant"]
+    columns = ["family", "agent", "baseline", "role", "domain", "opponent", "metric", "pairs", "difference", "lower",
+               "upper", "p_holm", "significant"]
     return render_template("compare.html", ref=ref, table=table[columns] if len(table) else table, baseline=baseline,
-                           agents=agents, comparisons=table.attrs.get("comparisons", len(table)),
-                           warnings=table.attrs.get("warnings", []), note=leaderboards.assumption_note(matches))
+                           agents=agents, families=family_notes(table), warnings=table.attrs.get("warnings", []),
+                           basis=catalog().basis(ref))
 
 
 def _choices(matches: pd.DataFrame) -> dict[str, list[str]]:
