@@ -210,7 +210,7 @@ def test_compare_and_sensitivity_share_the_primary_family(tmp_path, capsys, monk
     monkeypatch.setattr(analysis, "replay_under", lambda spec, run, choice, workers: analysis.load_matches(run))
     capsys.readouterr()
     assert main(["compare", str(run), "--baseline", "vanilla", "--per-opponent", "--format", "json"]) == 0
-    compared = pd.DataFrame(json.loads(capsys.readouterr().out))
+    compared = pd.DataFrame(json.loads(capsys.readouterr().out)["rows"])
     assert main(["sensitivity", str(run), "--format", "json"]) == 0
     out = capsys.readouterr().out
     replayed = pd.DataFrame(json.loads(out[out.index("["):]))
