@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MUTATED = ("agents/builtin/eq_negotiator.py", "agents/builtin/eq_negotiator_v1.py", "agents/eq_model.py",
            "agents/emodistill/*.py", "agents/builtin/emodistill_agent.py")
 TESTS = ("tests/test_eq_negotiator.py", "tests/test_eq_published.py", "tests/test_eq_published_v1.py",
-         "tests/test_emodistill.py", "tests/test_emodistill_selector.py")
+         "tests/test_eq_model.py", "tests/test_emodistill.py", "tests/test_emodistill_selector.py")
 # tests that train networks or spawn processes: slow, and they exercise arena/training, not the selector
 DESELECT = "not iql and not stacked and not backward and not gradients and not pipeline and not torch and not train_errors"
 COPIED = ("agents", "envs", "arena", "leaderboards", "pyproject.toml")
