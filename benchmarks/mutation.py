@@ -39,7 +39,8 @@ DESELECT = "not iql and not stacked and not backward and not gradients and not p
 COPIED = ("agents", "envs", "arena", "leaderboards", "pyproject.toml")
 HELPERS = ("tests/conftest.py", "tests/helpers.py", "tests/eq_helpers.py")
 HAND_MUTANTS = ROOT / "benchmarks" / "paper_mutants.toml"
-EQ_TESTS = ("tests/test_eq_negotiator.py", "tests/test_eq_published.py", "tests/test_eq_published_v1.py")
+EQ_TESTS = ("tests/test_eq_negotiator.py", "tests/test_eq_published.py", "tests/test_eq_published_v1.py",
+            "tests/test_eq_model.py")
 
 
 def _setup_cfg(tests: list[str]) -> str:

@@ -6,6 +6,8 @@ comparison is exact; sections of the fact sheet are named in comments.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -47,6 +49,10 @@ def test_features_are_clipped_where_the_paper_clips_them():
     x = state_features(frame, past, 2, 30, None)
     assert x[F["counterpart_concession"]] == 2.0 and x[F["counterpart_position"]] == -1.0
     assert x[F["recent_concession_mean"]] == 2.0
+    beyond = [("focal", "offer", 24), ("counterpart", "offer", 8)]  # we offered three gaps past our target
+    assert state_features(frame, beyond, 2, 30, None)[F["focal_drift"]] == 2.0
+    opening = state_features(frame, [], 0, 30, None)  # nothing offered yet: no concession, no mean
+    assert opening[F["counterpart_concession"]] == 0.0 and opening[F["recent_concession_mean"]] == 0.0
 
 
 def test_a_step_of_one_unit_ends_a_stalemate_and_smaller_ones_extend_it():
@@ -111,6 +117,20 @@ def test_logits_are_the_documented_network(norms):
     for _ in range(3):
         x = rng.normal(size=STATE_DIM).astype(np.float32)
         np.testing.assert_allclose(policy.logits(x), _reference_logits(w, x.astype(np.float64)), rtol=1e-10)
+
+
+def test_a_batch_of_states_gets_the_logits_of_each_state():
+    rng = np.random.default_rng(5)
+    policy = SelectorPolicy(_weights(rng), {"format": 1, "state_dim": STATE_DIM})
+    batch = rng.normal(size=(4, STATE_DIM))
+    np.testing.assert_allclose(policy.logits(batch), np.stack([policy.logits(x) for x in batch]), rtol=1e-12)
+
+
+def test_a_selector_file_with_pickled_objects_is_refused(tmp_path):
+    np.savez(tmp_path / "bad.npz", __meta__=np.array(json.dumps({"format": 1, "state_dim": STATE_DIM})),
+             payload=np.array([{"not": "weights"}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        SelectorPolicy.load(tmp_path / "bad.npz")
 
 
 def _fixed_logits(logits: np.ndarray, meta: dict | None = None) -> SelectorPolicy:

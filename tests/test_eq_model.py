@@ -78,6 +78,15 @@ def test_the_refit_reestimates_start_and_transition_with_fixed_emissions_and_ble
     np.testing.assert_array_equal(hmm.emission, hmm.prior["emission"])
 
 
+def test_a_refit_works_when_some_emotion_was_never_sensed():
+    hmm = DispositionHMM()
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # never neutral, the last label
+        hmm.observed = [int(x) for x in rng.integers(0, len(EKMAN_7) - 1, 30)]
+        hmm.end_negotiation()
+    assert not np.allclose(hmm.transition, hmm.prior["transition"])
+
+
 def test_the_seed_parameter_reaches_the_model():
     assert make_agent(AgentSpec("eq-negotiator", {"seed": 5})).hmm.seed == 5
-    assert DispositionHMM().seed == 0
+    assert make_agent(AgentSpec("eq-negotiator")).hmm.seed == 0 and DispositionHMM().seed == 0

@@ -12,6 +12,7 @@ import pytest
 
 from agents import AgentSpec, make_agent
 from agents.builtin.eq_negotiator import EQNegotiator
+from agents.builtin.eq_negotiator_v1 import EQNegotiatorV1
 from agents.llm import BackendSpec, ConfigError, make_backend
 from agents.sensing import NEGATIVE, LexiconSensor, LLMSensor
 from agents.texts import emotion_style, load_data
@@ -273,11 +274,15 @@ def test_every_expressed_emotion_is_the_chosen_one():
 
 def test_the_sensor_follows_the_parameter_and_the_backend():
     model = make_backend(BackendSpec("openai", "m", base_url="http://127.0.0.1:9/v1"))  # never called here
-    for sensor, backend, kind in (("auto", None, LexiconSensor), ("auto", model, LLMSensor), ("llm", None, LLMSensor),
-                                  ("lexicon", model, LexiconSensor)):
-        agent = EQNegotiator(backend=backend, sensor=sensor)
-        assert agent.backend is backend or backend is None
-        agent.reset(make().view, "focal", 1)
-        assert type(agent.sensor) is kind, (sensor, backend)
-    with pytest.raises(ConfigError, match="sensor must be auto, lexicon or llm"):
-        EQNegotiator(sensor="vader")
+    cases = (({}, None, LexiconSensor), ({}, model, LLMSensor), ({"sensor": "auto"}, model, LLMSensor),
+             ({"sensor": "llm"}, None, LLMSensor), ({"sensor": "lexicon"}, model, LexiconSensor))
+    for cls in (EQNegotiator, EQNegotiatorV1):
+        for params, backend, kind in cases:
+            agent = cls(backend=backend, **params)
+            assert agent.backend is backend or backend is None
+            agent.reset(make().view, "focal", 1)
+            assert type(agent.sensor) is kind, (cls, params, backend)
+            if kind is LLMSensor:
+                assert agent.sensor.speaker is agent.speaker  # it asks through the agent's own backend
+        with pytest.raises(ConfigError, match="sensor must be auto, lexicon or llm"):
+            cls(sensor="vader")

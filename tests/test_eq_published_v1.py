@@ -130,3 +130,6 @@ def test_observe_counts_one_transition_and_one_emission():
     np.testing.assert_allclose(hmm.emission_counts, e)
     np.testing.assert_allclose(hmm.transition_counts, t)
     assert hmm.scores(index("joy"), index("anger")).sum() == pytest.approx(1.0)
+    counts = AgentEmotionHMM(np.ones((7, 7), dtype=int), np.ones((7, 7), dtype=int), NEGATIVE_BIAS)  # plain counts
+    counts.observe(index("joy"), index("anger"), index("fear"))
+    assert counts.transition_counts[index("joy"), index("anger")] == 2 and counts.emission_counts.sum() == 50
