@@ -3,7 +3,7 @@
 Plays the same sessions as ``arena tournament`` (same schedule, seeds and learning across a
 session's negotiations, in-process) with eq-negotiator under lose_shift = "own-payoff" (as
 published) and "reply-payoff" (this project's earlier reading), and prints, per reading, the
-best-response turns and the share where the shift fired. The outcome effect is measured with a
+focal turns, best-response turns and the share where the shift fired. The outcome effect is measured with a
 paired tournament (docs/papers/eq-negotiator.md gives the commands).
 
     python benchmarks/lose_shift.py --domains credit --repeats 3
@@ -27,7 +27,7 @@ def count_shifts(reading: str, domains: list[str], repeats: int, counterparts: l
     """Best-response turns, shifted turns and matches over every session of the tournament."""
     agents = [AgentSpec("eq-negotiator", {"lose_shift": reading})] + [AgentSpec(c) for c in counterparts]
     spec = resolve_backends(TournamentSpec(agents=agents, domains=domains, repeats=repeats, workers=0).validate())
-    totals = {"best_response": 0, "shifted": 0, "matches": 0, "agreements": 0}
+    totals = {"turns": 0, "best_response": 0, "shifted": 0, "matches": 0, "agreements": 0}
     for session in build_sessions(spec):
         pair = {FOCAL: make_agent(session.focal), COUNTERPART: make_agent(session.counterpart)}
         env = NegotiationEnv(get_scenario(session.domain, session.matches[0].scenario_id),
@@ -35,6 +35,7 @@ def count_shifts(reading: str, domains: list[str], repeats: int, counterparts: l
         for match in session.matches:
             record, _ = play(match, get_scenario(match.domain, match.scenario_id), pair, env, spec.match_timeout)
             totals["matches"] += 1
+            totals["turns"] += len(pair[FOCAL].expressed)
             totals["agreements"] += bool(record["agreement"])
         for key in ("best_response", "shifted"):
             totals[key] += pair[FOCAL].shift_counts[key]
@@ -56,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
           "scripted backend, default response model")
     for reading in READINGS:
         t = count_shifts(reading, domains, args.repeats, args.counterparts.split(","))
-        rate = t["shifted"] / max(1, t["best_response"])
-        print(f"lose_shift={reading:<13} best-response turns {t['best_response']:5d}  shifted {t['shifted']:4d} "
-              f"({rate:.1%})  agreements {t['agreements']}/{t['matches']}")
+        print(f"lose_shift={reading:<13} turns {t['turns']:5d}  best-response {t['best_response']:5d}  "
+              f"shifted {t['shifted']:4d} ({t['shifted'] / max(1, t['turns']):.1%} of turns, "
+              f"{t['shifted'] / max(1, t['best_response']):.1%} of best responses)  "
+              f"agreements {t['agreements']}/{t['matches']}")
     return 0
 
 
