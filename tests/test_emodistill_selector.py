@@ -212,9 +212,6 @@ def test_a_selector_for_another_domain_is_refused(tmp_path):
 
 
 def test_the_expression_backend_follows_the_parameters(tmp_path):
-    with pytest.raises(ConfigError, match=r"^emodistill takes expression_adapter \(llama-cpp\) or expression_model "
-                                          r"\(Ollama\), not both$"):
-        _agent(expression_model="m", expression_adapter="a.gguf")
     ollama = _agent(expression_model="tuned", ollama_host="http://127.0.0.1:9").backend
     assert (ollama.kind, ollama.model, ollama.inner.host) == ("ollama", "tuned", "http://127.0.0.1:9")
     adapter = tmp_path / "lora.gguf"

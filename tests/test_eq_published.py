@@ -284,5 +284,3 @@ def test_the_sensor_follows_the_parameter_and_the_backend():
             assert type(agent.sensor) is kind, (cls, params, backend)
             if kind is LLMSensor:
                 assert agent.sensor.speaker is agent.speaker  # it asks through the agent's own backend
-        with pytest.raises(ConfigError, match="sensor must be auto, lexicon or llm"):
-            cls(sensor="vader")

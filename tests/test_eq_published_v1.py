@@ -10,10 +10,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from agents import AgentSpec, make_agent
 from agents.builtin.eq_negotiator_v1 import EQNegotiatorV1
 from agents.eq_model import AgentEmotionHMM
-from agents.llm import ConfigError
 from agents.texts import load_data
 from envs import EKMAN_7
 from eq_helpers import AGREED, evidence, feed, index, make
@@ -115,8 +113,6 @@ def test_per_turn_counting_changes_the_tables_during_the_negotiation():
     np.testing.assert_allclose(agent.hmm.emission_counts, expected_e)
     agent.on_outcome(AGREED)  # nothing more at the end
     np.testing.assert_allclose(agent.hmm.emission_counts, expected_e)
-    with pytest.raises(ConfigError, match="update_timing must be negotiation or turn"):
-        make_agent(AgentSpec("eq-negotiator-v1", {"update_timing": "episode"}))
 
 
 def test_observe_counts_one_transition_and_one_emission():

@@ -51,11 +51,6 @@ class EmotionReasoner(TimeDependent):
     gate_window = 5
     gate_negatives = 4
 
-    def __init__(self, backend=None, **params):
-        super().__init__(backend, **params)
-        if params.get("sensor", "auto") not in ("auto", "lexicon", "llm"):
-            raise ConfigError(f"{self.name}: sensor must be auto, lexicon or llm, got {params['sensor']!r}")
-
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
         choice = self.params.get("sensor", "auto")

@@ -20,7 +20,6 @@ import numpy as np
 from agents.base import ScenarioView
 from agents.builtin.eq_negotiator import EmotionReasoner
 from agents.eq_model import AgentEmotionHMM
-from agents.llm import ConfigError
 from agents.registry import register
 from agents.sensing import argmax_label
 from agents.texts import load_data
@@ -43,10 +42,7 @@ class EQNegotiatorV1(EmotionReasoner):
         v1 = cfg["v1"]
         self.gate_window, self.gate_negatives = v1["gate_window"], v1["gate_negatives"]
         self.hmm = AgentEmotionHMM(v1["transition"], cfg["influence"], v1["negative_bias"])
-        timing = params.get("update_timing", "negotiation")
-        if timing not in ("negotiation", "turn"):
-            raise ConfigError(f"eq-negotiator-v1: update_timing must be negotiation or turn, got {timing!r}")
-        self.per_turn = timing == "turn"
+        self.per_turn = params.get("update_timing", "negotiation") == "turn"
         self.turns: list[tuple[int | None, int, int]] = []
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
