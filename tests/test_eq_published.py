@@ -13,7 +13,7 @@ import pytest
 from agents import AgentSpec, make_agent
 from agents.builtin.eq_negotiator import EQNegotiator
 from agents.builtin.eq_negotiator_v1 import EQNegotiatorV1
-from agents.llm import BackendSpec, ConfigError, make_backend
+from agents.llm import BackendSpec, make_backend
 from agents.sensing import NEGATIVE, LexiconSensor, LLMSensor
 from agents.texts import emotion_style, load_data
 from envs import EKMAN_7, Action, load_scenarios
@@ -210,7 +210,7 @@ def test_second_best_breaks_ties_by_the_first_index():
 def test_the_lose_shift_reading_is_checked_and_defaults_to_the_published_one():
     assert make().lose_shift == "own-payoff"
     assert "lose_shift" in EQNegotiator.declared_parameters()
-    with pytest.raises(ConfigError, match="lose_shift must be one of own-payoff, reply-payoff"):
+    with pytest.raises(ValueError, match="lose_shift must be one of own-payoff, reply-payoff"):
         make_agent(AgentSpec("eq-negotiator", {"lose_shift": "sensed"}))
 
 

@@ -24,7 +24,6 @@ import numpy as np
 from agents.base import Observation, ScenarioView
 from agents.builtin.common import TimeDependent, check_number
 from agents.eq_model import DispositionHMM
-from agents.llm import ConfigError
 from agents.registry import register
 from agents.sensing import NEGATIVE, LLMSensor, argmax_label, shared_lexicon_sensor
 from agents.texts import emotion_style, load_data
@@ -109,6 +108,8 @@ class EQNegotiator(EmotionReasoner):
         super().check_params(params)
         check_number(params, "stance_weight", 0)
         check_number(params, "seed", 0, whole=True)
+        if params.get("lose_shift", "own-payoff") not in LOSE_SHIFT_READINGS:
+            raise ValueError(f"lose_shift must be one of {', '.join(LOSE_SHIFT_READINGS)}, got {params['lose_shift']!r}")
 
     def __init__(self, backend=None, **params):
         super().__init__(backend, **params)
@@ -117,10 +118,8 @@ class EQNegotiator(EmotionReasoner):
         self.payoff = np.asarray(self.cfg["payoff"], dtype=float)
         self.influence = np.asarray(self.cfg["influence"], dtype=float)
         self.stance = float(params.get("stance_weight", 0.0)) * np.asarray(self.cfg["stance"], dtype=float)
+        self.check_params(params)  # built directly (not through a tournament), a bad value still fails at once
         self.lose_shift = params.get("lose_shift", "own-payoff")
-        if self.lose_shift not in LOSE_SHIFT_READINGS:
-            raise ConfigError(f"eq-negotiator: lose_shift must be one of {', '.join(LOSE_SHIFT_READINGS)}, "
-                              f"got {self.lose_shift!r}")
         self.hmm = DispositionHMM(seed=int(params.get("seed", 0)))
         self.pairs: list[tuple[int, int]] = []
         self.shift_counts = {"best_response": 0, "shifted": 0}  # over the agent's life, for measurement
