@@ -71,6 +71,8 @@ class Driver:
             if self.on_gauges and time.monotonic() - self.gauged_at > 0.5:
                 self.on_gauges(self.executor.gauges())
                 self.gauged_at = time.monotonic()
+        if self.on_gauges:
+            self.on_gauges(self.executor.gauges(final=True))
 
     def _fill(self) -> None:
         for worker in range(len(self.executor.capacities)):

@@ -72,7 +72,7 @@ class ThreadExecutor:
             except queue.Empty:
                 return found
 
-    def gauges(self) -> dict[str, int]:
+    def gauges(self, final: bool = False) -> dict[str, int]:
         return transport.gauges()
 
     def close(self, stopping: bool) -> None:
@@ -141,9 +141,13 @@ class RayExecutor:
                 del self.streams[stream]
         return found
 
-    def gauges(self) -> dict[str, int]:
-        """The actors' gauges added up (asked at most once a second; the latest answers are used)."""
-        ready, _ = self.ray.wait(list(self.asked), num_returns=len(self.asked), timeout=0) if self.asked else ([], [])
+    def gauges(self, final: bool = False) -> dict[str, int]:
+        """The actors' gauges added up (asked at most once a second; the latest answers are used;
+        ``final``: asked now and waited for)."""
+        if final:
+            self.asked = {a.gauges.remote(): i for i, a in enumerate(self.actors)} | self.asked
+        wait = 10.0 if final else 0
+        ready, _ = self.ray.wait(list(self.asked), num_returns=len(self.asked), timeout=wait) if self.asked else ([], [])
         for ref in ready:
             worker = self.asked.pop(ref)
             try:

@@ -50,10 +50,14 @@ def one_run(url: str, cap: int, repeats: int, workers: int, legacy: bool, scenar
     spec = TournamentSpec(agents=[AgentSpec(a, backend=backend) for a in AGENTS], domains=["credit"],
                           scenarios=scenarios, repeats=repeats, workers=workers, llm_parallel=cap,
                           max_messages=max_messages).validate()
+    final: dict = {}
     with tempfile.TemporaryDirectory() as out:
         cpu, start = time.process_time(), time.perf_counter()
-        table = run_tournament(spec, Path(out) / "run", execution=LEGACY if legacy else Execution())
+        table = run_tournament(spec, Path(out) / "run", execution=LEGACY if legacy else Execution(),
+                               on_gauges=final.update)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if workers:  # the Ray workers' CPU too (their last gauges), not only the driver's
+        cpu += final.get("cpu_ms", 0) / 1000
     cached = sum(table[f"{r}_cached_tokens"].fillna(0).sum() for r in ("focal", "counterpart"))
     prompt = sum(table[f"{r}_prompt_tokens"].sum() for r in ("focal", "counterpart"))
     return {"matches": len(table), "errored": int(table["error"].notna().sum()), "wall_s": wall, "cpu_s": cpu,
@@ -125,11 +129,12 @@ def print_loopback(rows: list[dict], latency: float) -> None:
             ratio = (r["matches"] / r["wall_s"]) / (base["matches"] / base["wall_s"])
             print(f"(c) cap 64, {r['workers']} workers: {ratio:.1f} x the matches per minute of the path before lanes "
                   f"(at most {base['server']['peak']} requests in flight there)")
-    print("CPU ms/call: with 2 workers, the driver's CPU only (the workers' is in their Ray processes)")
+    print("CPU ms/call: the arena's processes (with 2 workers: the driver and both Ray workers, their start included)")
 
 
 def llama_server_rows() -> list[dict]:
     """Part (b): the real server with 1 and 4 slots, the cap set to its slots."""
+    sys.path.insert(0, str(ROOT))
     from tests.llama_server import LlamaServer, version
 
     rows = []

@@ -79,7 +79,7 @@ class OllamaBackend(ServedBackend):
         # the official client turns a status into an exception whose body it may fail to read; its
         # HTTP client (configured by it) gives the status and body as they came
         response = await self._client()._client.post("/api/chat", json=payload, timeout=timeout)
-        return response.status_code, response.headers, response.text
+        return response.status_code, response.headers, response.content.decode("utf-8", "replace")
 
     def read(self, body: Any) -> Reply:
         return ollama_reply(body)
