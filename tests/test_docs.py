@@ -1,0 +1,96 @@
+"""The documentation: the site builds with warnings as errors, and every Python and shell example in
+README.md and docs/ runs here (with Sybil), or says why it cannot (a skip comment with a reason)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+from pathlib import Path
+
+import pytest
+from sybil import Sybil
+from sybil.parsers.myst import CodeBlockParser, PythonCodeBlockParser, SkipParser
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)]
+RUN_LANGUAGES = {"python", "bash"}  # run, unless skipped with a reason
+SHOWN_LANGUAGES = {"toml", "text", "json", "csv", "ini", "markdown"}  # shown, never run (not code to execute)
+FENCE = re.compile(r"(`{3,}|~{3,})[ \t]*(\S*)")
+SKIP = re.compile(r"<!--\s*skip:\s*(\w+)(.*?)-->", re.S)
+
+
+def run_shell(example) -> None:
+    """A ```bash block: run with bash -e in the page's working folder, with this environment's tools."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", example.parsed], cwd=Path.cwd(), env=env,
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise AssertionError(f"{example.path}:{example.line}: exit {done.returncode}\n{example.parsed}\n"
+                             f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+SYBIL = Sybil(parsers=[PythonCodeBlockParser(), CodeBlockParser("bash", run_shell), SkipParser()])
+
+
+def fence_languages(text: str) -> set[str]:
+    """The info words of a Markdown page's opening code fences (an empty one as "")."""
+    found, inside = set(), None
+    for line in text.splitlines():
+        match = FENCE.match(line.lstrip())
+        if match and inside is None:
+            inside = match.group(1)
+            found.add(match.group(2))
+        elif match and line.strip() == inside:
+            inside = None
+    return found
+
+
+def _name(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_name)
+def test_code_blocks_are_runnable_or_say_why_not(page):
+    """Every fenced block is run (python, bash) or shown (toml, text, ...); a skip names its reason."""
+    text = page.read_text(encoding="utf-8")
+    odd = {lang for lang in fence_languages(text) if not lang.startswith("{")} - RUN_LANGUAGES - SHOWN_LANGUAGES
+    assert not odd, f"{_name(page)}: fences {odd}: use python or bash (run), or a shown language"
+    for action, reason in SKIP.findall(text):
+        assert action == "next", f"{_name(page)}: only 'skip: next' is allowed, with a reason"
+        assert re.fullmatch(r'\s*"[^"]{10,}"\s*', reason), f"{_name(page)}: skip without a reason: {reason!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", [p for p in PAGES if "```python" in p.read_text() or "```bash" in p.read_text()],
+                         ids=_name)
+def test_examples_run(page, tmp_path, monkeypatch):
+    """The page's examples in order, in one namespace, in a fresh folder holding the repository's examples/."""
+    from agents import REGISTRY
+
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    registered = dict(REGISTRY)
+    try:
+        for example in SYBIL.parse(page):
+            try:
+                example.evaluate()
+            except unittest.SkipTest:  # marked <!-- skip: next "reason" --> above the block
+                continue
+    finally:
+        REGISTRY.clear()
+        REGISTRY.update(registered)
+
+
+@pytest.mark.slow
+def test_the_site_builds_with_warnings_as_errors(tmp_path):
+    """A broken link, reference, toctree or generated table fails the build (and so CI)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS),
+                           str(tmp_path / "html")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+    assert (tmp_path / "html" / "index.html").exists()
+    print(f"docs built in {time.perf_counter() - start:.1f} s")
