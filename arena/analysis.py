@@ -3,6 +3,7 @@ other response models for the scripted counterparts."""
 from __future__ import annotations
 
 import difflib
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from agents.llm import ConfigError
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec, load_spec_file, with_response_model
 from arena.storage import load_matches
+from leaderboards.compare import FAMILY_MEANING, ROLES, family_notes
 
-SHOWN = ["agent", "baseline", "role", "domain", "opponent", "metric", "pairs", "clusters", "mean_a", "mean_b", "difference",
-         "lower", "upper", "p", "p_holm", "significant"]
+SHOWN = ["agent", "baseline", "role", "metric", "domain", "opponent", "pairs", "clusters", "mean_a", "mean_b",
+         "difference", "lower", "upper", "p", "flips", "p_holm", "significant"]
 REPLAYS = ("flat", "reversed")
 
 
@@ -34,6 +36,10 @@ def comparison_pairs(matches: pd.DataFrame, agents: list[str], baseline: str | N
         return leaderboards.baseline_pairs(matches, baseline)
     if len(agents) != 2 or agents[0] == agents[1]:
         raise ConfigError("compare needs two different agents (A B) or --baseline NAME")
+    roles = {a: [k for k in ROLES if a in set(matches[f"{k}_agent"])] for a in agents}
+    if not set(roles[agents[0]]) & set(roles[agents[1]]):
+        raise ConfigError(f"{agents[0]} plays {' and '.join(roles[agents[0]])}, {agents[1]} plays "
+                          f"{' and '.join(roles[agents[1]])}: a comparison pairs agents of the same role")
     return [(agents[0], agents[1])]
 
 
@@ -70,30 +76,66 @@ def _metrics(names: list[str] | None) -> tuple[str, ...]:
     return tuple(names)
 
 
+def rounded(table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Numbers to ``digits`` decimals, p-values left whole (``_readable`` writes small ones with exponents)."""
+    return table.round({c: digits for c in table.columns if c not in ("p", "p_holm")})
+
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    """For people: p-values with two significant digits below 0.001, and NaN shown as n/a."""
+    shown = table.astype(object)
+    for column in ("p", "p_holm"):
+        if column in table:
+            shown[column] = [f"{v:.2g}" if 0 < v < 0.001 else round(v, 4) for v in table[column].astype(float)]
+    return shown.where(table.notna(), "n/a")
+
+
 def print_table(table: pd.DataFrame, fmt: str, basis: leaderboards.Basis | None = None, notes: list[str] = ()) -> None:
-    """The table in ``fmt``; with a basis, labelled with it (see leaderboards.render_table)."""
-    print(leaderboards.render_table(table, fmt, basis, notes))
+    """The table in ``fmt`` (p-values readable in table and markdown); with a basis, labelled with it
+    (see leaderboards.render_table)."""
+    print(leaderboards.render_table(table if fmt in ("csv", "json") else _readable(table), fmt, basis, notes))
 
 
 def _legend(table: pd.DataFrame) -> list[str]:
-    return [f"difference = A - B over paired matches (same domain, scenario, opponent, role and repeat); 95% "
-            f"cluster-bootstrap interval (scenarios resampled within each domain); p from a sign-flip test over "
-            f"scenarios; p_holm adjusted (Holm) over the {table.attrs.get('comparisons', len(table))} comparisons "
-            f"shown; significant at family-wise alpha = {table.attrs.get('alpha', 0.05)}"]
+    return [f"difference = A - B over paired matches (same domain, scenario, opponent, role and repeat); "
+            f"lower/upper: 95% t-interval on the scenario totals (stratified by domain, df Satterthwaite), n/a where "
+            f"the data cannot support one; p: sign-flip test over scenarios, exact when flips = 2^(scenarios with a "
+            f"non-zero total), else that many drawn flips; p_holm: Holm within the row's family only, so a verdict "
+            f"never depends on what else is shown; significant: p_holm < {table.attrs.get('alpha', 0.05)}"]
 
 
-def compare_run(run: str, agents: list[str], baseline: str | None, metrics: list[str] | None, bootstrap: int,
-                alpha: float, fmt: str, per_opponent: bool = False) -> int:
-    matches = leaderboards.agent_matches(load_matches(run))  # people: arena leaderboard RUN --people
-    table = leaderboards.compare(matches, comparison_pairs(matches, agents, baseline), _metrics(metrics),
-                                 bootstrap=bootstrap, alpha=alpha, per_opponent=per_opponent)
-    basis = leaderboards.run_basis(matches)  # labels: each side's backend, model and fallback share
+def show_comparison(table: pd.DataFrame, fmt: str, matches: pd.DataFrame) -> None:
+    """csv/json: the whole table, each side labelled with its backend, model and fallback share, and the
+    notes; table/markdown: one block per declared family, then the legend, the notes and the basis."""
+    basis = leaderboards.run_basis(matches)
     labelled = basis.annotate(basis.annotate(table), "baseline", "baseline_")
-    print_table(labelled[SHOWN + [c for c in labelled if c not in table]].round(4), fmt, basis)
-    if fmt == "table":
-        notes = _legend(table) + [f"warning: {w}" for w in table.attrs["warnings"]]
-        note = leaderboards.assumption_note(matches)
-        print("\n".join(notes + ([note] if note else [])))
+    labels = [c for c in labelled if c not in table]
+    notes = _legend(table) + family_notes(table) + [f"warning: {w}" for w in table.attrs["warnings"]]
+    if fmt in ("csv", "json"):
+        print_table(labelled, fmt, basis, notes)
+        return
+    for family, size in table.attrs["families"].items():
+        part = labelled[labelled["family"] == family]
+        print(f"\n{family} family: {FAMILY_MEANING[family].format(primary=table.attrs['primary'])}; "
+              f"{size} rows, Holm within them")
+        print_table(rounded(part[SHOWN + labels]), fmt)
+    empty = table[table["clusters"] == 0]
+    if len(empty):
+        print(f"\n{len(empty)} rows without paired matches left out")
+    print("\n".join([""] + notes + basis.warnings() + [basis.caption()]))
+
+
+def compare_run(run: str, agents: list[str], baseline: str | None, metrics: list[str] | None, bootstrap: int | None,
+                alpha: float, fmt: str, per_opponent: bool = False) -> int:
+    """``arena compare``: the first metric listed is the primary one (default utility)."""
+    if bootstrap is not None:
+        print("arena: note: --bootstrap is no longer used by compare (its intervals are t-intervals on scenario "
+              "totals, see docs/guides/compare.md)", file=sys.stderr)
+    matches = leaderboards.agent_matches(load_matches(run))  # people: arena leaderboard RUN --people
+    chosen = _metrics(metrics)
+    table = leaderboards.compare(matches, comparison_pairs(matches, agents, baseline), chosen, alpha=alpha,
+                                 per_opponent=per_opponent, primary=chosen[0])
+    show_comparison(table, fmt, matches)
     return 0
 
 
@@ -129,28 +171,44 @@ def verdict(row: pd.Series) -> str:
     return "survives flat and reversed" if not lost else "depends on the response model: " + "; ".join(lost)
 
 
-def sensitivity(run: str, agents: list[str], baseline: str | None, metrics: list[str] | None, bootstrap: int,
+KEYS = ["agent", "baseline", "role", "metric", "domain", "opponent", "family"]
+
+
+def _sensitivity_table(run: str, matches: pd.DataFrame, pairs: list[tuple[str, str]], chosen: tuple[str, ...],
+                       alpha: float, workers: int | None) -> pd.DataFrame:
+    """The run's comparison beside the same comparison (same families, same seed) under each replay."""
+    spec = run_spec(run)
+    base = leaderboards.compare(matches, pairs, chosen, alpha=alpha, primary=chosen[0])
+    merged = base[KEYS + ["family_size", "difference", "lower", "upper", "p_holm", "significant"]]
+    for choice in REPLAYS:
+        print(f"replaying {run} under the {choice!r} response model into {Path(run) / 'sensitivity' / choice} ...")
+        other = leaderboards.compare(replay_under(spec, run, choice, workers), pairs, chosen, alpha=alpha,
+                                     primary=chosen[0])
+        other = other[KEYS + ["difference", "significant"]].rename(
+            columns={"difference": f"difference_{choice}", "significant": f"significant_{choice}"})
+        merged = merged.merge(other, on=KEYS, how="left")
+    merged["verdict"] = merged.apply(verdict, axis=1)
+    merged.attrs.update(base.attrs, response_model=spec.response_model)
+    return merged
+
+
+def sensitivity(run: str, agents: list[str], baseline: str | None, metrics: list[str] | None, bootstrap: int | None,
                 alpha: float, fmt: str, workers: int | None) -> int:
+    """``arena sensitivity``: the primary family of ``arena compare`` (same comparisons, same verdicts),
+    replayed under the flat and reversed response models; other families are reported apart."""
+    if bootstrap is not None:
+        print("arena: note: --bootstrap is no longer used by sensitivity (intervals are t-intervals)", file=sys.stderr)
     matches = load_matches(run)
     if not leaderboards.assumption_note(matches):
         raise ConfigError(f"no scripted counterpart in {run} follows a response model: there is nothing to replay")
     pairs = comparison_pairs(matches, agents, None if agents else (baseline or "vanilla"))
-    spec, chosen = run_spec(run), _metrics(metrics or ["utility"])
-    base = leaderboards.compare(matches, pairs, chosen, bootstrap=bootstrap, alpha=alpha)
-    keys = ["agent", "baseline", "role", "domain", "opponent", "metric"]
-    merged = base[keys + ["difference", "lower", "upper", "p_holm", "significant"]]
-    for choice in REPLAYS:
-        print(f"replaying {run} under the {choice!r} response model into {Path(run) / 'sensitivity' / choice} ...")
-        other = leaderboards.compare(replay_under(spec, run, choice, workers), pairs, chosen, bootstrap=bootstrap,
-                                     alpha=alpha)
-        other = other[keys + ["difference", "significant"]].rename(
-            columns={"difference": f"difference_{choice}", "significant": f"significant_{choice}"})
-        merged = merged.merge(other, on=keys, how="left")
-    merged["verdict"] = merged.apply(verdict, axis=1)
-    print(f"\nresponse model of the run: {spec.response_model!r}; each replay changes only the scripted counterparts' "
-          "response to emotion")
-    print_table(merged.round(4), fmt)
+    merged = _sensitivity_table(run, matches, pairs, _metrics(metrics or ["utility"]), alpha, workers)
+    print(f"\nresponse model of the run: {merged.attrs['response_model']!r}; each replay changes only the scripted "
+          "counterparts' response to emotion")
+    print_table(rounded(merged) if fmt in ("table", "markdown") else merged, fmt)
     if fmt == "table":
-        counts = merged["verdict"].str.split(":").str[0].str.split(" \\(").str[0].value_counts()
-        print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items()))
+        print("\n".join(family_notes(merged)))
+        for family, part in merged.groupby("family", sort=False):
+            counts = part["verdict"].str.split(":").str[0].str.split(" \\(").str[0].value_counts()
+            print(f"{family} family ({len(part)} rows): " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     return 0

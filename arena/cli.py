@@ -19,6 +19,7 @@ EXIT_USAGE = 2
 
 
 MIN_BOOTSTRAP = 100
+MAX_BOOTSTRAP = 100_000
 
 # Where each command is documented (pages under docs/ in the repository; tests/test_docs.py checks they exist).
 DOCS_BUILD = "python -m sphinx docs docs/_build/html"
@@ -53,6 +54,20 @@ def _resamples(text: str) -> int:
     if value < MIN_BOOTSTRAP:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_BOOTSTRAP} (got {value}): fewer resamples give "
                                          "intervals that mean nothing")
+    if value > MAX_BOOTSTRAP:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_BOOTSTRAP:,} (got {value:,}): more resamples do not "
+                                         "change a 95% interval's ends beyond their rounding")
+    return value
+
+
+def _alpha(text: str) -> float:
+    """A family-wise error rate: strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1 (got {text}), e.g. 0.05")
     return value
 
 
@@ -154,9 +169,10 @@ FORMATS = ["table", "csv", "json", "markdown"]
 
 def _comparison_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", type=_csv, default=None, metavar="M,M",
-                   help="metrics to compare (default: utility,agreement,savings,emodistill_utility,rounds)")
-    p.add_argument("--bootstrap", type=_resamples, default=1000)
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate for the Holm adjustment")
+                   help="metrics to compare; the first is the primary one (default: utility,agreement,savings,"
+                        "emodistill_utility,rounds)")
+    p.add_argument("--bootstrap", type=_resamples, default=None, help=argparse.SUPPRESS)  # no longer used
+    p.add_argument("--alpha", type=_alpha, default=0.05, help="family-wise error rate of each family's Holm adjustment")
     p.add_argument("--format", choices=FORMATS, default="table")
 
 

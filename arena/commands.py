@@ -82,6 +82,13 @@ class Progress:
             self.bar.close()
 
 
+def time_now() -> float:
+    """The clock the progress rates are measured on."""
+    import time
+
+    return time.monotonic()
+
+
 class Traffic:
     """Rates from successive gauge readings (over the last ~5 s), for the progress bar."""
 
@@ -92,9 +99,7 @@ class Traffic:
         self.shown: dict[str, str] = {}
 
     def update(self, values: dict[str, int]) -> None:
-        import time
-
-        now = time.monotonic()
+        now = time_now()
         self.readings = [r for r in self.readings if now - r[0] <= self.WINDOW_S] + [(now, values)]
         if not values.get("requests"):
             return

@@ -16,6 +16,7 @@ from agents.response_model import BUILTIN_RESPONSE_MODELS, DEFAULT_RESPONSE_MODE
 from envs import (DEFAULT_MAX_MESSAGES, DEFAULT_TAXONOMY, DOMAINS, ROLE_KINDS, SPLITS, TAXONOMIES, get_domain,
                   load_scenarios)
 
+MAX_REPEATS = 1000  # a bound, so that a typo (1e9) is refused at once instead of planning matches forever
 
 
 MAX_LLM_PARALLEL = 4096  # the most sequences any serving engine batches (vLLM's largest max_num_seqs)
@@ -64,6 +65,8 @@ class TournamentSpec:
         checks = [(self.split in SPLITS, f"--split must be one of {', '.join(SPLITS)}, got {self.split!r}"),
                   (self.scenarios is None or self.scenarios >= 1, "--scenarios must be at least 1"),
                   (self.repeats >= 1, "--repeats must be at least 1"),
+                  (self.repeats <= MAX_REPEATS, f"--repeats must be at most {MAX_REPEATS} (got {self.repeats}); more "
+                   "repeats add pairs within the same scenarios, not scenarios"),
                   (self.max_messages >= 2, "--max-messages must be at least 2"),
                   (self.workers >= 0, "--workers must be 0 (in-process) or more"),
                   (1 <= self.llm_parallel <= MAX_LLM_PARALLEL,

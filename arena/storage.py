@@ -301,6 +301,13 @@ def _log_records(run: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
+def load_records(run: str | Path) -> dict[str, dict[str, Any]]:
+    """Every finished match's record by id, as written: the archive, then the log (newer) over it."""
+    run = Path(run)
+    archived = archived_records(run / TRANSCRIPTS) if (run / TRANSCRIPTS).exists() else {}
+    return archived | _log_records(run)
+
+
 def load_matches(run: str | Path) -> pd.DataFrame:
     """The match table of a run: the parquet file, or the archive and live log of an unfinished run."""
     run = Path(run)
@@ -312,10 +319,7 @@ def load_matches(run: str | Path) -> pd.DataFrame:
             raise FileNotFoundError(f"{run} has no finished matches")
         return frame
     if (run / RESULTS).exists() or (run / TRANSCRIPTS).exists():  # an unfinished run: read it, touch nothing
-        records = _log_records(run)
-        if (run / TRANSCRIPTS).exists():
-            records = archived_records(run / TRANSCRIPTS) | records
-        frame = pd.DataFrame(sorted(records.values(), key=lambda r: r["match_id"]))
+        frame = pd.DataFrame(sorted(load_records(run).values(), key=lambda r: r["match_id"]))
         if frame.empty:
             raise FileNotFoundError(f"{run} has no finished matches yet")
         return frame.reset_index(drop=True)

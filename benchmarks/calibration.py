@@ -1,24 +1,27 @@
-"""How well ``leaderboards.compare`` is calibrated: false positives on nulls, power on planted edges,
-and how much narrower paired intervals are than unpaired ones on the same run.
+"""How well ``arena compare`` is calibrated on independent nulls: the sign-flip test's false-positive
+rate, the 95% interval's coverage, and power for planted edges, at 20 and 80 scenario clusters.
 
-(a) Null comparisons. Within one run, agents that behave identically under other names (and, under
-    the ``flat`` response model, emotion-only variants of vanilla) differ by exactly zero thanks to
-    common random numbers. For a null with noise, each agent of a run with seed s is compared with
-    vanilla from a run with seed s + 1 on the same coordinates (independent random numbers, zero
-    true difference). Goal: at most 5% of comparisons significant at alpha = 0.05 after Holm.
-(b) Power. vanilla with a concession exponent lowered until it gains about 0.02 and 0.05 utility
-    (chosen on a calibration seed), compared with vanilla on the default test split, 3 repeats, one
-    run per seed: the share of runs in which the planted edge is significant (Holm over the run).
-(c) Interval width: paired cluster bootstrap against an unpaired one (A's and B's scenarios resampled
-    independently) for the planted comparisons.
+Null agents: K copies of random-emotion, each drawing its emotions from its own random stream (the
+parameter ``stream`` of the benchmark's ``random-emotion-stream``), against the same scripted
+counterparts (four personas, default response model, so an emotion moves a counterpart's
+concessions). Two copies differ by chance only (true difference 0) while scenarios and the
+counterparts' own draws are shared, as in a real paired comparison. Per run (seed):
 
-Scripted backend; results follow the response model (flat for (a), default for (b) and (c)).
+- disjoint pairs null0 - null1, null2 - null3, ... are independent comparisons; ``arena compare`` puts
+  them in its primary family (80 clusters: 4 domains x 20 test scenarios) and per-domain family
+  (20 clusters each). Rejections at alpha (unadjusted and Holm family-wise) and coverage of 0.
+- every pair of copies (dependent comparisons, more of them): rejections and coverage again.
+- power: the disjoint comparisons with an edge added to A's utility in every match (an exact planted
+  edge on real arena noise): the share significant (Holm within its family) with a positive difference.
 
-    python benchmarks/calibration.py [--seeds 11] [--power-seeds 20] [--workers 0]
+Scripted backend, default response model.
+
+    python benchmarks/calibration.py [--seeds 6] [--copies 16] [--workers 0]
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 
@@ -27,139 +30,126 @@ import pandas as pd
 
 import leaderboards
 from agents import AgentSpec
+from agents.builtin.emotional import RandomEmotion
+from agents.registry import register
 from arena.runner import run_tournament
 from arena.spec import TournamentSpec
+from leaderboards.compare import Clustered, paired_units
 
 PERSONAS = ["vanilla-counterpart", "cheating", "threatening", "victim"]
 DOMAINS = ["credit", "rescue", "hospital", "sleep"]
-NULL_AGENTS = [AgentSpec("vanilla"), AgentSpec("vanilla", label="vanilla-copy"),
-               AgentSpec("fixed-emotion", {"emotion": "anger"}, label="anger"),
-               AgentSpec("fixed-emotion", {"emotion": "joy"}, label="joy"),
-               AgentSpec("random-emotion")]
+EDGES = (0.005, 0.01, 0.02)
 
 
-def tournament(agents: list[AgentSpec], seed: int, response_model: str, workers: int, repeats: int = 3) -> pd.DataFrame:
+@register("random-emotion-stream", source="benchmarks/calibration.py")
+class StreamRandomEmotion(RandomEmotion):
+    """random-emotion with its own random stream: copies with different ``stream`` draw independently."""
+
+    name = "random-emotion-stream"
+    parameters = {"stream": "which random stream this copy draws its emotions from"}
+
+    def reset(self, view, role, seed):
+        super().reset(view, role, seed)
+        self.rng = np.random.default_rng([seed, int(self.params.get("stream", 0))])
+
+
+def null_run(seed: int, copies: int, workers: int, repeats: int = 1) -> pd.DataFrame:
+    agents = [AgentSpec("random-emotion-stream", {"stream": i}, label=f"null{i}") for i in range(copies)]
     spec = TournamentSpec(agents=agents + [AgentSpec(p) for p in PERSONAS], domains=DOMAINS, split="test",
-                          repeats=repeats, seed=seed, workers=workers, response_model=response_model)
+                          repeats=repeats, seed=seed, workers=workers)
     with tempfile.TemporaryDirectory() as out:
         return run_tournament(spec, out)
 
 
-def renamed(table: pd.DataFrame, suffix: str) -> pd.DataFrame:
-    """The focal agents of ``table`` under new names (their opponents keep theirs, so units still pair)."""
-    return table.assign(focal_agent=table["focal_agent"] + suffix)
+def disjoint(copies: int) -> list[tuple[str, str]]:
+    return [(f"null{i}", f"null{i + 1}") for i in range(0, copies - 1, 2)]
 
 
-def null_calibration(seeds: int, workers: int, alpha: float) -> None:
-    tables = [tournament(NULL_AGENTS, seed, "flat", workers) for seed in range(seeds)]
-    labels = [a.display_name for a in NULL_AGENTS]
-    exact = leaderboards.compare(tables[0], [(x, "vanilla") for x in labels if x != "vanilla"], ("utility",),
-                                 bootstrap=200)
-    print(f"(a) within one run (common random numbers, flat): {len(exact)} comparisons, "
-          f"{int((exact['difference'] != 0).sum())} non-zero differences, {int(exact['significant'].sum())} significant")
-    families = []
-    for s in range(seeds - 1):
-        pooled = pd.concat([tables[s], renamed(tables[s + 1], "@next")], ignore_index=True)
-        families.append(leaderboards.compare(pooled, [(x, "vanilla@next") for x in labels], ("utility",),
-                                             bootstrap=200, seed=s, alpha=alpha))
-    rows = pd.concat(families, ignore_index=True)
-    raw = float((rows["p"] < alpha).mean())
-    holm = float(rows["significant"].mean())
-    family = float(np.mean([f["significant"].any() for f in families]))
-    print(f"    across seeds (independent random numbers, true difference 0): {len(rows)} comparisons in "
-          f"{len(families)} families of {len(families[0])}")
-    print(f"    rejected at alpha={alpha}: unadjusted {raw:.3f}, Holm-adjusted {holm:.3f} per comparison, "
-          f"family-wise {family:.3f}  (goal <= {alpha})")
-    print(f"    mean |difference| {rows['difference'].abs().mean():.4f}, median interval width "
-          f"{(rows['upper'] - rows['lower']).median():.4f}")
+def every_pair(copies: int) -> list[tuple[str, str]]:
+    return [(f"null{i}", f"null{j}") for i, j in itertools.combinations(range(copies), 2)]
 
 
-# Focal-only stand-ins for vanilla (a neutral fixed-emotion agent behaves exactly as vanilla does, see
-# tests/test_trustworthy.py), so the variants do not also play the counterpart role.
-BASELINE = AgentSpec("fixed-emotion", {"emotion": "neutral"}, label="vanilla")
+def planted(matches: pd.DataFrame, agents: set[str], edge: float) -> pd.DataFrame:
+    """The same matches with ``edge`` added to the utility of ``agents`` (in the focal role)."""
+    shifted = matches.copy()
+    mask = shifted["focal_agent"].isin(agents)
+    shifted.loc[mask, "focal_utility"] = shifted.loc[mask, "focal_utility"] + edge
+    return shifted
 
 
-def firm(exponent: float, label: str) -> AgentSpec:
-    """Vanilla's neutral messages with another concession exponent (lower: holds out longer)."""
-    return AgentSpec("fixed-emotion", {"emotion": "neutral", "exponent": exponent}, label=label)
+def rows_of(result: pd.DataFrame, seed: int, design: str, edge: float) -> pd.DataFrame:
+    return result.assign(seed=seed, design=design, edge=edge)[
+        ["seed", "design", "edge", "family", "family_size", "clusters", "difference", "lower", "upper", "p",
+         "significant"]]
 
 
-def overall(result: pd.DataFrame) -> pd.DataFrame:
-    return result[(result["domain"] == "all") & (result["opponent"] == "all") & (result["role"] == "focal")].set_index("agent")
+def collect(seeds: int, copies: int, workers: int, alpha: float) -> pd.DataFrame:
+    frames = []
+    for seed in range(seeds):
+        matches = null_run(seed, copies, workers)
+        pairs = disjoint(copies)
+        frames.append(rows_of(leaderboards.compare(matches, pairs, ("utility",), seed=seed, alpha=alpha), seed,
+                              "disjoint", 0.0))
+        frames.append(rows_of(leaderboards.compare(matches, every_pair(copies), ("utility",), seed=seed, alpha=alpha),
+                              seed, "every pair", 0.0))
+        for edge in EDGES:
+            shifted = planted(matches, {a for a, _ in pairs}, edge)
+            frames.append(rows_of(leaderboards.compare(shifted, pairs, ("utility",), seed=seed, alpha=alpha), seed,
+                                  "disjoint", edge))
+    return pd.concat(frames, ignore_index=True)
 
 
-TARGETS = (0.005, 0.01, 0.02, 0.05)
+def summary(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """One line per design, edge and cluster count: rejections, family-wise rate, coverage, power."""
+    out = []
+    for (design, edge, family), part in rows.groupby(["design", "edge", "family"], sort=False):
+        families = part.groupby("seed")["significant"].any()
+        covered = (part["lower"] <= part["edge"]) & (part["edge"] <= part["upper"])
+        out.append({"design": design, "edge": edge, "clusters": int(part["clusters"].median()),
+                    "family": f"{family} (m={int(part['family_size'].iloc[0])})", "comparisons": len(part),
+                    f"p<{alpha}": (part["p"] < alpha).mean(),
+                    "family-wise (Holm)": families.mean() if edge == 0 else np.nan,
+                    "coverage": covered.mean(), "median width": (part["upper"] - part["lower"]).median(),
+                    "power (Holm, d>0)": (part["significant"] & (part["difference"] > 0)).mean() if edge else np.nan})
+    return pd.DataFrame(out).sort_values(["clusters", "design", "edge"], kind="stable")
 
 
-def choose_exponents(workers: int, targets=TARGETS) -> dict[float, float]:
-    """Exponents whose vanilla variant gains about each target utility over vanilla (calibration seed)."""
-    grid = [0.58, 0.56, 0.54, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1]
-    table = tournament([BASELINE] + [firm(e, f"e{e}") for e in grid], 10_000, "default", workers)
-    result = leaderboards.compare(table, [(f"e{e}", "vanilla") for e in grid], ("utility",), bootstrap=100)
-    edge = overall(result)["difference"]
-    return {t: min(grid, key=lambda e: abs(edge[f"e{e}"] - t)) for t in targets} | \
-        {("edge", e): float(edge[f"e{e}"]) for e in grid}
-
-
-def unpaired_width(matches: pd.DataFrame, a: str, b: str, resamples: int, rng: np.random.Generator) -> float:
-    """Width of the 95% interval of mean(A) - mean(B) when A's and B's scenarios are resampled independently."""
-    draws = np.zeros(resamples)
-    for sign, agent in ((1.0, a), (-1.0, b)):
-        part = matches[matches["focal_agent"] == agent]
-        sums = part.groupby(["domain", "scenario"])["focal_utility"].agg(["sum", "size"])
-        strata = pd.factorize(sums.index.get_level_values(0))[0]
-        weights = np.zeros((resamples, len(sums)))
-        for stratum in np.unique(strata):
-            members = np.flatnonzero(strata == stratum)
-            weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), resamples)
-        draws += sign * (weights @ sums["sum"].to_numpy()) / (weights @ sums["size"].to_numpy())
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return float(high - low)
-
-
-def power(power_seeds: int, workers: int, alpha: float) -> None:
-    chosen = choose_exponents(workers)
-    planted = {t: chosen[t] for t in TARGETS}
-    for t, e in planted.items():
-        print(f"(b) planted edge {t}: vanilla with exponent {e} (edge {chosen[('edge', e)]:+.4f} on the calibration seed)")
-    agents = [BASELINE] + [firm(e, f"edge-{t}") for t, e in planted.items()]
-    found = {t: [] for t in planted}
-    per_domain = {t: [] for t in planted}
-    widths = []
-    rng = np.random.default_rng(0)
-    for seed in range(power_seeds):
-        table = tournament(agents, seed, "default", workers)
-        result = leaderboards.compare(table, [(f"edge-{t}", "vanilla") for t in planted], ("utility",),
-                                      bootstrap=500, seed=seed, alpha=alpha)
-        rows = overall(result)
-        domains = result[(result["domain"] != "all") & (result["opponent"] == "all") & (result["role"] == "focal")]
-        for t in planted:
-            part = domains[domains["agent"] == f"edge-{t}"]
-            per_domain[t] += list(part["significant"] & (part["difference"] > 0))
-            row = rows.loc[f"edge-{t}"]
-            found[t].append(bool(row["significant"] and row["difference"] > 0))
-            widths.append((row["upper"] - row["lower"], unpaired_width(table, f"edge-{t}", "vanilla", 500, rng)))
-    for t in planted:
-        print(f"    power for {t}: all domains {np.mean(found[t]):.2f} ({sum(found[t])} of {power_seeds} runs), "
-              f"one domain {np.mean(per_domain[t]):.2f} ({sum(per_domain[t])} of {len(per_domain[t])})")
-    print(f"    (4 domains x 20 test scenarios x 4 personas x 3 repeats per run; Holm over the run's {len(result)} "
-          f"comparisons)")
-    paired, unpaired = np.array(widths).T
-    print(f"(c) 95% interval width of the planted differences (all domains): paired {paired.mean():.4f}, "
-          f"unpaired {unpaired.mean():.4f}, ratio unpaired/paired {unpaired.mean() / paired.mean():.1f}x")
+def arena_nulls(seeds: int, workers: int, copies: int = 16) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Scenario totals of every null pair (benchmarks/interval_coverage.py): per domain (20 clusters)
+    and over the four domains (80), as (sums, counts, strata) with one row per comparison."""
+    per_domain, pooled = [], []
+    for seed in range(seeds):
+        matches = null_run(10_000 + seed, copies, workers)
+        for a, b in every_pair(copies):
+            units = paired_units(matches, a, b, "focal")
+            whole = Clustered.of_metrics(units, ("utility",))["utility"]
+            pooled.append((whole.sums, whole.counts, whole.strata))
+            for d in range(len(DOMAINS)):
+                keep = whole.strata == d
+                per_domain.append((whole.sums[keep], whole.counts[keep], np.zeros(keep.sum(), int)))
+    stack = {f"{len(per_domain[0][0])} clusters (one domain)": per_domain,
+             f"{len(pooled[0][0])} clusters ({len(DOMAINS)} domains)": pooled}
+    return {label: (np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]), rows[0][2])
+            for label, rows in stack.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=11, help="runs for the null comparisons (200 per 11)")
-    parser.add_argument("--power-seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=6, help="arena runs (each: copies x 4 personas x 80 scenarios)")
+    parser.add_argument("--copies", type=int, default=16, help="null agents per run (an even number)")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--alpha", type=float, default=0.05)
     args = parser.parse_args()
     start = time.perf_counter()
-    null_calibration(args.seeds, args.workers, args.alpha)
-    power(args.power_seeds, args.workers, args.alpha)
-    print(f"scripted backend, response model flat for (a) and default for (b, c); {time.perf_counter() - start:.0f} s")
+    rows = collect(args.seeds, args.copies, args.workers, args.alpha)
+    table = summary(rows, args.alpha)
+    pd.set_option("display.width", 200)
+    print(table.round(4).to_string(index=False, na_rep="-"))
+    print(f"{args.seeds} runs x {args.copies} null copies of random-emotion with their own streams vs "
+          f"{len(PERSONAS)} personas, {len(DOMAINS)} domains x 20 test scenarios, 1 repeat; 'disjoint' comparisons "
+          "are independent, 'every pair' share agents; edges are added to A's utility in every match; "
+          f"alpha {args.alpha}; 95% t-intervals; scripted backend, default response model; "
+          f"{time.perf_counter() - start:.0f} s on a shared, loaded machine")
 
 
 if __name__ == "__main__":

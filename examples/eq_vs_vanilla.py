@@ -4,8 +4,9 @@ paired differences, per debtor and overall.
 Credit test split (20 scenarios), several repeats. Both creditors face the same debtor on the same
 scenario and repeat with the same random numbers (the debtors' draws do not depend on who they
 face), and both concede on one schedule, so a paired difference EQ - vanilla isolates the emotions
-EQ-Negotiator expresses. Intervals are 95% cluster bootstraps (scenarios as clusters); p-values come
-from a sign-flip test over scenarios and are Holm-adjusted over every row printed.
+EQ-Negotiator expresses. Intervals are 95% t-intervals on the scenario totals; p-values come from a
+sign-flip test over scenarios and are Holm-adjusted within each declared family (the overall row is
+the primary family, the rows per debtor the per-opponent family).
 
 What a difference can mean: on the scripted backend, the debtors respond to the emotion they sense
 through the response model (``--response-model``; default ``agents/data/response_model.toml``), so a
@@ -23,6 +24,7 @@ import argparse
 import tempfile
 
 import leaderboards
+from leaderboards.compare import family_notes
 from agents import AgentSpec
 from agents.llm import BackendSpec
 from arena.runner import run_tournament
@@ -52,8 +54,7 @@ def main() -> None:
     print(f"EQ-Negotiator - vanilla (creditor), credit test split, {args.backend} backend, {args.repeats} repeats, "
           f"response model {args.response_model!r}")
     print(result.round(4).to_string(index=False))
-    print(f"Holm-adjusted over {result.attrs['comparisons']} comparisons; "
-          f"{leaderboards.assumption_note(table) or 'no scripted debtor'}")
+    print("\n".join(family_notes(result) + [leaderboards.basis_caption(table)]))
 
 
 if __name__ == "__main__":

@@ -1,26 +1,48 @@
 """Paired comparisons: agent A against agent B on the same scenario, opponent, role and repeat.
 
 Each paired unit is two matches that differ only in the agent compared. The estimate is the mean
-paired difference (A - B); its 95% interval comes from a cluster bootstrap (scenarios are the
-clusters, resampled within each domain); its p-value from a sign-flip randomisation test on the
-cluster sums (under "no difference" the sign of each scenario's total difference is exchangeable).
-Holm's step-down adjustment runs over every comparison in one call.
+paired difference (A - B); scenarios are the clusters. Its 95% interval is a t-interval on the
+scenario totals (stratified by domain) and its p-value comes from a sign-flip test on the same
+totals (see :mod:`leaderboards.inference` for both and their measured calibration).
+
+Rows belong to declared families, each with its own Holm adjustment, so that a verdict never depends
+on what else is displayed:
+
+- ``primary``: the primary metric (default utility) pooled over the domains, one row per comparison
+  (A, B, role). Its size depends only on the comparisons asked for.
+- ``per-domain`` / ``per-opponent``: the primary metric in each domain / against each opponent
+  (pooled over domains). A breakdown with one level is the pooled row itself and is not repeated.
+- ``secondary-metric`` (pooled), ``secondary-metric per-domain``, ``secondary-metric per-opponent``:
+  the other metrics, likewise.
 """
 from __future__ import annotations
 
-import itertools
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from leaderboards.battles import agreed, usable
+from leaderboards.inference import floor_decides, flips_for, holm, sign_flip_test, t_interval
 
 ROLES = ("focal", "counterpart")
 METRICS = ("utility", "agreement", "savings", "emodistill_utility", "rounds")
 MIN_CLUSTERS = 10
 MIN_BOOTSTRAP = 200
-EXACT_FLIPS_UP_TO = 12  # clusters; beyond this the sign-flip test samples flips
+PRIMARY = "utility"
+FAMILIES = ("primary", "per-domain", "per-opponent", "secondary-metric", "secondary-metric per-domain",
+            "secondary-metric per-opponent")
+COLUMNS = ["agent", "baseline", "role", "metric", "domain", "opponent", "family", "family_size", "pairs", "clusters",
+           "mean_a", "mean_b", "difference", "lower", "upper", "df", "p", "flips", "p_holm", "significant"]
+FAMILY_MEANING = {
+    "primary": "{primary} pooled over the domains, one row per comparison",
+    "per-domain": "{primary} in each domain",
+    "per-opponent": "{primary} against each opponent, pooled over the domains",
+    "secondary-metric": "the other metrics pooled over the domains",
+    "secondary-metric per-domain": "the other metrics in each domain",
+    "secondary-metric per-opponent": "the other metrics against each opponent, pooled over the domains",
+}
 
 
 def metric_values(matches: pd.DataFrame, kind: str, metric: str) -> pd.Series:
@@ -53,75 +75,43 @@ def paired_units(matches: pd.DataFrame, a: str, b: str, kind: str) -> pd.DataFra
     return sides[0].merge(sides[1], on=keys, suffixes=("_a", "_b"))
 
 
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values (NaN entries are left out of the family and stay NaN)."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full_like(p, np.nan)
-    valid = np.flatnonzero(~np.isnan(p))
-    order = valid[np.argsort(p[valid], kind="stable")]
-    m = len(order)
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out[order] = adjusted
-    return out
-
-
 @dataclass(frozen=True)
 class Clustered:
-    """Paired differences summed per cluster, with each cluster's domain (the bootstrap's stratum)."""
+    """Paired differences summed per scenario, with each scenario's domain (its stratum)."""
 
     sums: np.ndarray
     counts: np.ndarray
     strata: np.ndarray
 
     @classmethod
-    def of(cls, units: pd.DataFrame, diff: pd.Series) -> "Clustered":
-        ok = diff.notna().to_numpy()
-        frame = pd.DataFrame({"domain": units["domain"].to_numpy()[ok], "scenario": units["scenario"].to_numpy()[ok],
-                              "diff": diff.to_numpy(float)[ok]})
-        grouped = frame.groupby(["domain", "scenario"], sort=True)["diff"]
-        sums, counts = grouped.sum(), grouped.size()
-        return cls(sums.to_numpy(float), counts.to_numpy(float),
-                   pd.factorize(sums.index.get_level_values(0))[0])
+    def of_metrics(cls, units: pd.DataFrame, metrics: tuple[str, ...]) -> dict[str, "Clustered"]:
+        """Per-scenario sums for several metrics with one grouping (each metric's NaN pairs left out)."""
+        diffs = pd.DataFrame({m: units[f"{m}_a"].to_numpy(float) - units[f"{m}_b"].to_numpy(float) for m in metrics})
+        grouped = diffs.groupby([units["domain"].to_numpy(), units["scenario"].to_numpy()], sort=True)
+        sums, counts = grouped.sum(), grouped.count()
+        out = {}
+        for m in metrics:
+            keep = counts[m].to_numpy() > 0
+            out[m] = cls(sums[m].to_numpy(float)[keep], counts[m].to_numpy(float)[keep],
+                         pd.factorize(sums.index.get_level_values(0)[keep])[0])
+        return out
 
     @property
     def n_clusters(self) -> int:
         return len(self.sums)
 
-    def bootstrap_means(self, resamples: int, rng: np.random.Generator) -> np.ndarray:
-        """Means of ``resamples`` cluster bootstrap replicates, resampling within each stratum."""
-        weights = np.zeros((resamples, self.n_clusters))
-        for stratum in np.unique(self.strata):
-            members = np.flatnonzero(self.strata == stratum)
-            weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)),
-                                                  size=resamples)
-        return (weights @ self.sums) / (weights @ self.counts)
 
-    def sign_flip_p(self, rng: np.random.Generator, samples: int = 9999) -> float:
-        """Two-sided p-value of the mean difference under random sign flips of whole clusters."""
-        observed = abs(self.sums.sum())
-        if self.n_clusters == 0:
-            return float("nan")
-        if self.n_clusters <= EXACT_FLIPS_UP_TO:
-            signs = np.array(list(itertools.product((1.0, -1.0), repeat=self.n_clusters)))
-            return float(np.mean(np.abs(signs @ self.sums) >= observed - 1e-12))
-        signs = rng.choice((1.0, -1.0), size=(samples, self.n_clusters))
-        extreme = np.sum(np.abs(signs @ self.sums) >= observed - 1e-12)
-        return float((1 + extreme) / (1 + samples))
-
-
-def _one(units: pd.DataFrame, metric: str, resamples: int, rng: np.random.Generator) -> dict:
-    diff = units[f"{metric}_a"] - units[f"{metric}_b"]
-    clustered = Clustered.of(units, diff)
+def _estimate(units: pd.DataFrame, metric: str, clustered: Clustered) -> tuple[dict, np.ndarray, str]:
+    """A row's numbers, its scenario totals (for the test) and why it has no interval ("" if it has)."""
     if clustered.n_clusters == 0:
-        return {"pairs": 0, "clusters": 0, "mean_a": np.nan, "mean_b": np.nan, "difference": np.nan,
-                "lower": np.nan, "upper": np.nan, "p": np.nan}
-    ok = diff.notna()
-    means = clustered.bootstrap_means(resamples, rng)
-    return {"pairs": int(ok.sum()), "clusters": clustered.n_clusters,
-            "mean_a": float(units.loc[ok, f"{metric}_a"].mean()), "mean_b": float(units.loc[ok, f"{metric}_b"].mean()),
-            "difference": float(clustered.sums.sum() / clustered.counts.sum()),
-            "lower": float(np.percentile(means, 2.5)), "upper": float(np.percentile(means, 97.5)),
-            "p": clustered.sign_flip_p(rng)}
+        return ({"pairs": 0, "clusters": 0, "mean_a": np.nan, "mean_b": np.nan, "difference": np.nan,
+                 "lower": np.nan, "upper": np.nan, "df": np.nan}, np.empty(0), "no paired matches")
+    ok = (units[f"{metric}_a"] - units[f"{metric}_b"]).notna()
+    interval = t_interval(clustered.sums, clustered.counts, clustered.strata)
+    return ({"pairs": int(ok.sum()), "clusters": clustered.n_clusters,
+             "mean_a": float(units.loc[ok, f"{metric}_a"].mean()), "mean_b": float(units.loc[ok, f"{metric}_b"].mean()),
+             "difference": float(interval.estimate), "lower": float(interval.lower), "upper": float(interval.upper),
+             "df": float(interval.df)}, clustered.sums, str(interval.reason))
 
 
 def _roles_in_common(matches: pd.DataFrame, a: str, b: str) -> list[str]:
@@ -137,51 +127,122 @@ def baseline_pairs(matches: pd.DataFrame, baseline: str) -> list[tuple[str, str]
     return [(agent, baseline) for agent in others]
 
 
-def _scopes(units: pd.DataFrame, per_opponent: bool) -> list[tuple[str, str, pd.DataFrame]]:
-    scopes = [("all", "all", units)] + [(str(d), "all", part) for d, part in units.groupby("domain")]
-    if per_opponent:
-        scopes += [(domain, str(o), part) for domain, _, frame in list(scopes)
-                   for o, part in frame.groupby("opponent")]
+def _scopes(units: pd.DataFrame, per_opponent: bool) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(breakdown, domain, opponent, units): the pooled row, then each domain and opponent when there is
+    more than one (a one-domain comparison's pooled row is its domain row, labelled with the domain)."""
+    domains = sorted(units["domain"].unique())
+    pooled = str(domains[0]) if len(domains) == 1 else "all"
+    scopes = [("", pooled, "all", units)]
+    if len(domains) > 1:
+        scopes += [("per-domain", str(d), "all", part) for d, part in units.groupby("domain")]
+    if per_opponent and units["opponent"].nunique() > 1:
+        scopes += [("per-opponent", pooled, str(o), part) for o, part in units.groupby("opponent")]
     return scopes
 
 
-def compare(matches: pd.DataFrame, pairs: list[tuple[str, str]], metrics: tuple[str, ...] = METRICS,
-            bootstrap: int = 1000, seed: int = 0, alpha: float = 0.05, per_opponent: bool = False) -> pd.DataFrame:
-    """Mean paired difference A - B per role, domain (and "all"), opponent ("all", or each one with
-    ``per_opponent``) and metric, with 95% cluster-bootstrap intervals and Holm-adjusted p-values over
-    every row. ``attrs["warnings"]`` lists thin-data notes."""
-    for metric in metrics:
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
-    data, errored = usable(matches)
-    rng = np.random.default_rng(seed)
-    rows = []
+def family_of(metric: str, primary: str, breakdown: str) -> str:
+    """The declared family of a row: its metric (primary or not) and its breakdown."""
+    if metric == primary:
+        return breakdown or "primary"
+    return "secondary-metric" + (f" {breakdown}" if breakdown else "")
+
+
+def _rows(data: pd.DataFrame, pairs: list[tuple[str, str]], metrics: tuple[str, ...], primary: str,
+          per_opponent: bool) -> tuple[list[dict], list[np.ndarray], list[str]]:
+    rows, totals, reasons = [], [], []
     for a, b in pairs:
         for kind in _roles_in_common(data, a, b):
-            for domain, opponent, part in _scopes(paired_units(data, a, b, kind), per_opponent):
+            units = paired_units(data, a, b, kind)
+            if units.empty:
+                continue
+            for breakdown, domain, opponent, part in _scopes(units, per_opponent):
+                clustered = Clustered.of_metrics(part, metrics)
                 for metric in metrics:
-                    rows.append({"agent": a, "baseline": b, "role": kind, "domain": domain, "opponent": opponent,
-                                 "metric": metric} | _one(part, metric, bootstrap, rng))
-    table = pd.DataFrame(rows, columns=["agent", "baseline", "role", "domain", "opponent", "metric", "pairs",
-                                        "clusters", "mean_a", "mean_b", "difference", "lower", "upper", "p"])
-    table["p_holm"] = holm(table["p"].to_numpy(float)) if len(table) else []
+                    numbers, sums, reason = _estimate(part, metric, clustered[metric])
+                    rows.append({"agent": a, "baseline": b, "role": kind, "metric": metric, "domain": domain,
+                                 "opponent": opponent, "family": family_of(metric, primary, breakdown)} | numbers)
+                    totals.append(sums)
+                    reasons.append(reason)
+    return rows, totals, reasons
+
+
+def _test(table: pd.DataFrame, totals: list[np.ndarray], seed: int, alpha: float) -> dict[str, int]:
+    """Sign-flip p-values and Holm within each family; returns each family's flip ceiling."""
+    table["p"], table["flips"], table["p_holm"] = np.nan, 0, np.nan
+    ceilings = {}
+    for family, index in table.groupby("family", sort=False).groups.items():
+        rows = [i for i in index if table.at[i, "clusters"] > 0]
+        if not rows:
+            continue
+        width = max(len(totals[i]) for i in rows)
+        x = np.zeros((len(rows), width))
+        for r, i in enumerate(rows):
+            x[r, :len(totals[i])] = totals[i]
+        ceilings[family] = flips_for(len(rows), alpha)
+        rng = np.random.default_rng([seed, zlib.crc32(family.encode())])
+        p, used = sign_flip_test(x, ceilings[family], rng)
+        table.loc[rows, "p"], table.loc[rows, "flips"] = p, used
+        table.loc[rows, "p_holm"] = holm(p)
+    return ceilings
+
+
+def compare(matches: pd.DataFrame, pairs: list[tuple[str, str]], metrics: tuple[str, ...] = METRICS,
+            bootstrap: int | None = None, seed: int = 0, alpha: float = 0.05, per_opponent: bool = False,
+            primary: str = PRIMARY) -> pd.DataFrame:
+    """Mean paired difference A - B per comparison, role, metric and breakdown, with 95% t-intervals,
+    sign-flip p-values and Holm adjustment within each declared family (the module docstring).
+    ``primary`` is always compared; ``bootstrap`` is unused (intervals are t-intervals) and kept for
+    callers written before. ``attrs`` holds the families' sizes, notes and warnings."""
+    for metric in (primary, *metrics):
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}")
+    chosen = (primary,) + tuple(m for m in dict.fromkeys(metrics) if m != primary)
+    data, errored = usable(matches)
+    rows, totals, reasons = _rows(data, pairs, chosen, primary, per_opponent)
+    table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("family_size", "p", "flips", "p_holm",
+                                                                         "significant")])
+    ceilings = _test(table, totals, seed, alpha)
+    sizes = table[table["clusters"] > 0].groupby("family").size()
+    table["family_size"] = table["family"].map(sizes).fillna(0).astype(int)
     table["significant"] = table["p_holm"] < alpha
-    table.attrs.update(warnings=thin_data_warnings(table, bootstrap), errored_excluded=errored, alpha=alpha,
-                       comparisons=int(table["p"].notna().sum()))
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    table = table.sort_values("family", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)[COLUMNS]
+    families = {f: int(sizes[f]) for f in FAMILIES if f in sizes}
+    coarse = [f for f, m in families.items() if floor_decides(m, ceilings[f], alpha)]
+    table.attrs.update(alpha=alpha, primary=primary, errored_excluded=errored, flips=ceilings, families=families,
+                       comparisons=families.get("primary", 0),
+                       warnings=thin_data_warnings(table) + interval_warnings(reasons) + [
+                           f"family {f!r}: at alpha {alpha} even {ceilings[f]:,} sign flips leave a Monte-Carlo floor "
+                           "that may decide verdicts; use a larger alpha or fewer rows" for f in coarse])
     if not rows:
         table.attrs["warnings"].append("no paired matches: the agents never played the same role against the "
                                        "same opponent on the same scenario and repeat")
     return table
 
 
-def thin_data_warnings(table: pd.DataFrame, bootstrap: int) -> list[str]:
-    """Notes to print beside intervals that are too thin to trust."""
-    notes = []
-    if bootstrap < MIN_BOOTSTRAP:
-        notes.append(f"only {bootstrap} bootstrap resamples (fewer than {MIN_BOOTSTRAP}): interval ends are noisy")
-    if "clusters" in table and len(table):
-        thin = table[(table["clusters"] > 0) & (table["clusters"] < MIN_CLUSTERS)]
-        if len(thin):
-            notes.append(f"{len(thin)} rows rest on fewer than {MIN_CLUSTERS} scenario clusters (as few as "
-                         f"{int(thin['clusters'].min())}): their intervals understate the uncertainty")
-    return notes
+def interval_warnings(reasons: list[str]) -> list[str]:
+    """One note per reason why rows have no interval (n/a)."""
+    counts = pd.Series([r for r in reasons if r and r != "no paired matches"], dtype=object).value_counts()
+    return [f"{n} row(s) have no interval (n/a): {reason}" for reason, n in counts.items()]
+
+
+def thin_data_warnings(table: pd.DataFrame) -> list[str]:
+    """Notes to print beside intervals that rest on few scenarios."""
+    thin = table[(table["clusters"] > 0) & (table["clusters"] < MIN_CLUSTERS)] if len(table) else table
+    if not len(thin):
+        return []
+    return [f"{len(thin)} rows rest on fewer than {MIN_CLUSTERS} scenario clusters (as few as "
+            f"{int(thin['clusters'].min())}): their t-intervals and p-values have little to go on"]
+
+
+def family_notes(table: pd.DataFrame) -> list[str]:
+    """What each family shown is, its size and its flip ceiling."""
+    primary, alpha = table.attrs.get("primary", PRIMARY), table.attrs.get("alpha", 0.05)
+    lines = []
+    for family, size in table.attrs.get("families", {}).items():
+        meaning = FAMILY_MEANING[family].format(primary=primary)
+        lines.append(f"family {family!r} ({meaning}): {size} rows, Holm at family-wise alpha {alpha}, "
+                     f"at most {table.attrs['flips'][family]:,} drawn sign flips per row")
+    return lines

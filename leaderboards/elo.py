@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 
 ORDER_NOTE = "order-dependent: battles in match-id order within each domain, domains interleaved"
+ELO_RANK_RULE = ("Elo rank = the order of the final online rating (1 = highest); online Elo has no interval, so two "
+                 "ranks apart may not be a real difference: see the Bradley-Terry table (--method bt)")
 
 
 def interleaved(battles: pd.DataFrame) -> pd.DataFrame:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from leaderboards.battles import VIEWS, agreed, head_to_head, same_role, usable
-from leaderboards.bradley_terry import fit_bradley_terry
+from leaderboards.bradley_terry import RANK_RULE, fit_bradley_terry
 from leaderboards.compare import MIN_BOOTSTRAP, MIN_CLUSTERS, ROLES
-from leaderboards.elo import ORDER_NOTE, online_elo
+from leaderboards.elo import ELO_RANK_RULE, ORDER_NOTE, online_elo
 
 METHODS = ("bt", "elo")
 SCOPES = (None, "domain", "all", "role")  # None: overall and per domain; "role" is the legacy name of "all"
@@ -19,8 +19,9 @@ MIN_BOOTSTRAP_ALLOWED = 100
 
 
 def _scopes(battles: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
+    """Overall and per domain; with one domain the overall table is that domain's, shown once."""
     parts = [("all", battles)] if by in (None, "all", "role") else []
-    if by in (None, "domain"):
+    if by == "domain" or (by is None and battles["domain"].nunique() > 1):
         parts += [(str(d), part) for d, part in battles.groupby("domain")]
     return parts
 
@@ -38,11 +39,13 @@ def agreement_rates(matches: pd.DataFrame) -> pd.DataFrame:
         columns={"agreed": "agreement_rate"})
 
 
-def _rate(battles: pd.DataFrame, method: str, bootstrap: int, seed: int, k: float, advantage: bool) -> pd.DataFrame:
+def _rate(battles: pd.DataFrame, method: str, bootstrap: int, seed: int, k: float,
+          advantage: bool) -> tuple[pd.DataFrame, list[str]]:
+    """One rating table and the notes on its n/a ratings and intervals."""
     if method == "bt":
-        table = fit_bradley_terry(battles, bootstrap, seed, role_advantage=advantage).table
-        return table.assign(clusters=battles["cluster"].nunique())
-    return online_elo(battles, k=k)[0]
+        result = fit_bradley_terry(battles, bootstrap, seed, role_advantage=advantage)
+        return result.table.assign(clusters=battles["cluster"].nunique()), result.notes
+    return online_elo(battles, k=k)[0], []
 
 
 def _battle_sets(matches: pd.DataFrame, view: str, margin: float) -> list[tuple[str, pd.DataFrame]]:
@@ -66,23 +69,25 @@ def leaderboard(matches: pd.DataFrame, method: str = "bt", view: str = "same-rol
     if method == "bt" and bootstrap < MIN_BOOTSTRAP_ALLOWED:
         raise ValueError(f"--bootstrap must be at least {MIN_BOOTSTRAP_ALLOWED}, got {bootstrap}")
     data, errored = usable(matches)
-    tables = []
+    tables, fit_notes = [], []
     for role, fights in _battle_sets(data, view, margin):
         for scope, part in _scopes(fights, by):
             if not part.empty:
-                table = _rate(part, method, bootstrap, seed, k, advantage=(view == "head-to-head"))
+                table, notes = _rate(part, method, bootstrap, seed, k, advantage=(view == "head-to-head"))
                 tables.append(table.assign(domain=scope, role=role, view=view, method=method))
+                fit_notes += [f"{role}, {scope}: {note}" for note in notes]
     result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
         columns=["domain", "role", "rank", "agent", "rating"])
     if len(result):
         result = result.merge(agreement_rates(data), on=["agent", "role", "domain"], how="left")
-    result.attrs.update(errored_excluded=errored, notes=rating_notes(data, result, view, method, bootstrap))
+    result.attrs.update(errored_excluded=errored,
+                        notes=rating_notes(data, result, view, method, bootstrap) + fit_notes)
     return result
 
 
 def rating_notes(matches: pd.DataFrame, table: pd.DataFrame, view: str, method: str, bootstrap: int) -> list[str]:
     """What a reader must know next to the table: role linking, order dependence, thin data, assumptions."""
-    notes = []
+    notes = [RANK_RULE if method == "bt" else ELO_RANK_RULE]
     if view == "head-to-head":
         notes.append(role_link_note(matches))
     if method == "elo":

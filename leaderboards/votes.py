@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leaderboards.bradley_terry import fit_bradley_terry
+from leaderboards.bradley_terry import RANK_RULE, fit_bradley_terry
 from leaderboards.compare import MIN_CLUSTERS
 
 CRITERIA = ("outcome", "persuasive")
@@ -35,18 +35,19 @@ def vote_battles(votes: pd.DataFrame, criterion: str = "outcome") -> pd.DataFram
 def vote_leaderboard(votes: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Ratings with 95% cluster-bootstrap intervals per criterion and role; ``attrs["notes"]`` says
     how many votes and people they rest on."""
-    tables = []
+    tables, fit_notes = [], []
     for criterion in CRITERIA:
         fights = vote_battles(votes, criterion)
         for role, part in fights.groupby("group"):
-            table = fit_bradley_terry(part, bootstrap, seed, role_advantage=False).table
-            tables.append(table.assign(criterion=criterion, role=role, votes=len(part),
-                                       clusters=part["cluster"].nunique()))
+            fitted = fit_bradley_terry(part, bootstrap, seed, role_advantage=False)
+            tables.append(fitted.table.assign(criterion=criterion, role=role, votes=len(part),
+                                              clusters=part["cluster"].nunique()))
+            fit_notes += [f"{criterion}, {role}: {note}" for note in fitted.notes]
     columns = ["criterion", "role", "rank", "agent", "rating", "lower", "upper", "battles", "votes", "clusters"]
     result = pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
     people = votes["person"].nunique() if len(votes) else 0
     result.attrs["notes"] = [f"{len(votes)} blind votes from {people} people; Bradley-Terry per criterion and role, "
-                             "95% intervals from resampling scenarios"]
+                             "95% intervals from resampling scenarios", RANK_RULE] + fit_notes
     if len(result) and int(result["clusters"].min()) < MIN_CLUSTERS:
         result.attrs["notes"].append(f"warning: fewer than {MIN_CLUSTERS} scenarios judged in some rating; the intervals "
                                      "understate the uncertainty")

@@ -289,3 +289,57 @@ def test_bad_parameter_values_are_refused_before_anything_runs_on_every_path(age
                  "--workers", workers, "--quiet", "--out", str(out)]) == 2
     _one_clean_line(capsys, f"agent '{agent}' ({agent}): {expected}")
     assert not out.exists()
+
+
+COMPARE_BAD = [
+    (["--baseline", "vanilla", "--alpha", "2"], "--alpha: must lie strictly between 0 and 1 (got 2)"),
+    (["--baseline", "vanilla", "--alpha", "0"], "--alpha: must lie strictly between 0 and 1 (got 0)"),
+    (["--baseline", "vanilla", "--alpha", "often"], "--alpha: must be a number between 0 and 1, got 'often'"),
+    (["--baseline", "vanilla", "--bootstrap", "1000000000"], "--bootstrap: must be at most 100,000"),
+    (["vanilla", "victim-only"], "no agent 'victim-only' in this run"),
+    (["vanilla-focal", "victim"], "vanilla-focal plays focal, victim plays counterpart: a comparison pairs agents of "
+                                  "the same role"),
+    (["--baseline", "vanilla", "--metric", "happiness"], "unknown metric 'happiness'"),
+]
+
+
+@pytest.fixture(scope="module")
+def roles_run(tmp_path_factory):
+    """A finished run in which vanilla-focal plays only the focal role and victim only the counterpart role."""
+    run = tmp_path_factory.mktemp("roles") / "run"
+    config = run.parent / "t.toml"
+    config.write_text('agents = ["vanilla", "victim", {name = "fixed-emotion", label = "vanilla-focal", '
+                      'params = {emotion = "neutral"}}]\n')
+    assert main(["tournament", "--config", str(config), "--domains", "credit", "--scenarios", "2", "--workers", "0",
+                 "--quiet", "--out", str(run)]) == 0
+    return run
+
+
+@pytest.mark.parametrize("extra,expected", COMPARE_BAD)
+def test_bad_compare_input_gets_one_line_and_exit_2(extra, expected, roles_run, capsys):
+    capsys.readouterr()
+    assert _exit_code(["compare", str(roles_run), *extra]) == 2
+    _one_clean_line(capsys, expected)
+
+
+def test_bad_compare_input_exits_2_as_a_process_too(roles_run):
+    """Not 134 (an abort from a native thread at exit) nor a traceback: a clean exit 2, every time."""
+    import subprocess
+    import sys
+
+    for extra, expected in COMPARE_BAD[:1] + COMPARE_BAD[4:6]:
+        for _ in range(2):
+            done = subprocess.run([sys.executable, "-m", "arena.cli", "compare", str(roles_run), *extra],
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr, done
+
+
+def test_a_huge_repeat_count_is_refused_at_once(tmp_path, capsys):
+    import time
+
+    start = time.perf_counter()
+    assert _exit_code(["tournament", *SMALL, "--repeats", "1000000000", "--out", str(tmp_path / "run")]) == 2
+    _one_clean_line(capsys, "--repeats must be at most 1000 (got 1000000000)")
+    assert time.perf_counter() - start < 30 and not (tmp_path / "run").exists()
+    assert _exit_code(["leaderboard", str(tmp_path), "--bootstrap", "1000000000"]) == 2
+    _one_clean_line(capsys, "--bootstrap: must be at most 100,000")

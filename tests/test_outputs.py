@@ -232,3 +232,21 @@ def test_tournament_toml_keeps_what_applies_and_resumes(run, tmp_path):
     assert "api_key_env" in tables["eq-negotiator"] and "eval_chunk" not in tables["eq-negotiator"]
     rerun = ["tournament", *SMALL, "--out", str(run)]  # resuming the finished run is accepted as the same tournament
     assert main(rerun) == 0
+
+
+def test_the_web_pages_name_the_basis_and_why_matches_errored(run):
+    """The runs index, a run's page, its match list and a transcript each carry the basis caption."""
+    import re
+
+    from tests.web_helpers import serving
+
+    with serving(run) as server:
+        client = server.app.test_client()
+        index = client.get("/").get_data(as_text=True)
+        key = re.search(r'href="/runs/([^"/]+)"', index).group(1)
+        pages = {"index": index, "run": client.get(f"/runs/{key}").get_data(as_text=True),
+                 "matches": client.get(f"/runs/{key}/matches").get_data(as_text=True)}
+        match_id = re.search(r'/runs/[^/]+/match\?id=([^"]+)"', pages["matches"]).group(1)
+        pages["transcript"] = client.get(f"/runs/{key}/match?id={match_id}").get_data(as_text=True)
+    for name, html in pages.items():
+        assert "basis: focal scripted" in html and "response model" in html, name

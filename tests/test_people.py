@@ -357,9 +357,9 @@ def test_people_are_rated_apart_unless_asked_and_paired_in_their_own_table(run, 
     assert len(matches) - len(agents_only) == 1 and "human" not in set(agents_only["focal_agent"])
     capsys.readouterr()
     assert main(["leaderboard", str(run), "--by", "all", "--bootstrap", "100", "--format", "json"]) == 0
-    assert "human" not in {row["agent"] for row in json.loads(capsys.readouterr().out)}
+    assert "human" not in {row["agent"] for row in json.loads(capsys.readouterr().out)["rows"]}
     assert main(["leaderboard", str(run), "--by", "all", "--bootstrap", "100", "--format", "json", "--with-people"]) == 0
-    assert "human" in {row["agent"] for row in json.loads(capsys.readouterr().out)}
+    assert "human" in {row["agent"] for row in json.loads(capsys.readouterr().out)["rows"]}
     assert main(["leaderboard", str(run), "--people", "--bootstrap", "100", "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
     assert {row["agent"] for row in table} == {"vanilla", "eq-negotiator"}  # the agents that met the same victim

@@ -201,3 +201,28 @@ def test_arena_show_reports_the_servers_cache_share(tmp_path, capsys):
     assert main(["show", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert "server prompt cache" in out and "%" in out
+
+
+def test_the_progress_bar_shows_requests_in_flight_rates_and_the_cache_share(tmp_path, capsys):
+    with LatencyServer(latency=0.05) as server:
+        args = [a for a in _served_args(server.openai_url, tmp_path / "run", 8, scenarios=4) if a != "--quiet"]
+        assert main(args) == 0
+    bar = capsys.readouterr().err
+    for shown in ("in_flight=", "req/s=", "tok/s=", "cache="):
+        assert shown in bar, bar[-500:]
+    assert bar[bar.rindex("cache=") + len("cache=")].isdigit()  # the server's cache share, as a percentage
+
+
+def test_traffic_rates_come_from_successive_gauge_readings(monkeypatch):
+    import arena.commands as commands
+
+    traffic, clock = commands.Traffic(), [100.0]
+    monkeypatch.setattr(commands, "time_now", lambda: clock[0])
+    readings = [dict(in_flight=8, requests=0, prompt_tokens=0, completion_tokens=0, cached_tokens=0,
+                     cache_reported_prompt_tokens=0),
+                dict(in_flight=8, requests=40, prompt_tokens=4000, completion_tokens=800, cached_tokens=3000,
+                     cache_reported_prompt_tokens=4000)]
+    traffic.update(readings[0])
+    clock[0] += 2.0
+    traffic.update(readings[1])
+    assert traffic.shown == {"in_flight": "8", "req/s": "20.0", "tok/s": "2400", "cache": "75%"}

@@ -81,10 +81,10 @@ def _synthetic(edge: float, scenarios: int = 20, seed: int = 3) -> pd.DataFrame:
 
 def test_compare_finds_a_planted_effect_and_not_a_null():
     planted = leaderboards.compare(_synthetic(0.03), [("A", "B")], ("utility",), bootstrap=500)
-    row = planted[planted["domain"] == "all"].iloc[0]
+    row = planted[planted["family"] == "primary"].iloc[0]
     assert row["significant"] and row["lower"] > 0 and row["difference"] == pytest.approx(0.03, abs=0.01)
     assert row["pairs"] == 20 * 2 * 3 and row["clusters"] == 20
-    # under the null, rejections (Holm over "all" and "credit") are rare: at most 2 of 20 seeded datasets
+    # under the null, rejections are rare: at most 2 of 20 seeded datasets
     rejected = sum(leaderboards.compare(_synthetic(0.0, seed=s), [("A", "B")], ("utility",), bootstrap=200,
                                         seed=s)["significant"].any() for s in range(20))
     assert rejected <= 2
@@ -138,9 +138,8 @@ def test_flat_response_model_removes_the_fixed_anger_edge(tmp_path):
 
 
 def test_thin_data_warnings_and_too_few_resamples(tmp_path, capsys):
-    thin = leaderboards.compare(_synthetic(0.03, scenarios=3), [("A", "B")], ("utility",), bootstrap=150)
-    warnings = " ".join(thin.attrs["warnings"])
-    assert "fewer than 10 scenario clusters" in warnings and "only 150 bootstrap resamples" in warnings
+    thin = leaderboards.compare(_synthetic(0.03, scenarios=3), [("A", "B")], ("utility",))
+    assert "fewer than 10 scenario clusters" in " ".join(thin.attrs["warnings"])
     run = tmp_path / "tiny"
     assert main(["tournament", "--agents", "vanilla,victim", "--domains", "credit", "--scenarios", "2",
                  "--workers", "0", "--quiet", "--out", str(run)]) == 0
@@ -177,7 +176,7 @@ def test_sensitivity_replays_under_flat_and_reversed(tmp_path, capsys):
     assert main(["sensitivity", str(run), "fixed-emotion", "vanilla", "--workers", "0", "--format", "json"]) == 0
     out = capsys.readouterr().out
     rows = pd.read_json(__import__("io").StringIO(out[out.index("["):]))
-    overall = rows[(rows["domain"] == "all") & (rows["opponent"] == "all")].iloc[0]
+    overall = rows[rows["family"] == "primary"].iloc[0]
     assert overall["difference"] > 0 and overall["difference_flat"] == 0 and overall["difference_reversed"] < 0
     assert (run / "sensitivity" / "flat" / "matches.parquet").exists()
     flat = pd.read_parquet(run / "sensitivity" / "flat" / "matches.parquet")

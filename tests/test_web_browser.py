@@ -202,10 +202,11 @@ def test_a_blind_vote_is_recorded_and_rated(run, capsys):
     capsys.readouterr()
     assert main(["leaderboard", str(run), "--human-votes", "--bootstrap", "200", "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
-    outcome = {row["agent"]: row["rating"] for row in table if row["criterion"] == "outcome"}
-    persuasive = {row["agent"]: row["rating"] for row in table if row["criterion"] == "persuasive"}
-    assert outcome[pair.agent_first] > outcome[pair.agent_second]
-    assert persuasive[pair.agent_first] < persuasive[pair.agent_second]
+    # one vote each way: the winner won every battle, so it ranks first with no finite rating (n/a)
+    outcome = {row["agent"]: row["rank"] for row in table if row["criterion"] == "outcome"}
+    persuasive = {row["agent"]: row["rank"] for row in table if row["criterion"] == "persuasive"}
+    assert outcome[pair.agent_first] < outcome[pair.agent_second]
+    assert persuasive[pair.agent_first] > persuasive[pair.agent_second]
 
 
 def test_a_server_on_another_interface_refuses_requests_without_its_token(run):

@@ -66,6 +66,7 @@ class ResponseCache:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30.0)
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: no fsync per reply; a crash loses at most the last few
             self._local.conn = conn
         return conn
 

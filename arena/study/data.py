@@ -2,7 +2,6 @@
 its votes are rated under."""
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from agents.llm import ConfigError
 from arena.judging import VOTES
-from arena.storage import RESULTS
+from arena.storage import load_records, load_transcripts
 from arena.study.store import EVENTS, STUDY_COPY, read_lines
 from leaderboards.agreement import VoteRules
 
@@ -63,19 +62,11 @@ class StudyData:
 
 
 def _matches(folder: Path) -> list[dict[str, Any]]:
-    """The study's matches from its log (the tables are written only when the server stops)."""
-    path = folder / RESULTS
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    rows: dict[str, dict[str, Any]] = {}
-    for raw in data[: data.rfind(b"\n") + 1].split(b"\n"):
-        try:
-            entry = json.loads(raw)
-            rows[entry["record"]["match_id"]] = entry["record"] | {"transcript": entry["transcript"]}
-        except (ValueError, KeyError, TypeError):
-            continue
-    return list(rows.values())
+    """The study's matches, each record with its transcript (the log while it is served, the archive
+    once the server has stopped)."""
+    records = load_records(folder)
+    transcripts = load_transcripts(folder) if records else {}
+    return [record | {"transcript": transcripts.get(mid, [])} for mid, record in records.items()]
 
 
 def vote_rules_for(votes_file: Path) -> VoteRules | None:

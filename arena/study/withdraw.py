@@ -51,12 +51,13 @@ def withdraw(folder: str | Path, participant: str) -> dict[str, int]:
         index = next(e["index"] for e in read_lines(folder / EVENTS)
                      if e.get("event") == "consent" and e.get("participant") == participant)
         mine = lambda entry: participant in (entry.get("participant"), entry.get("person"))  # noqa: E731
+        theirs = {mid for mid, record in store.records.items() if mine(record)}
         removed = {"events": _rewrite(folder / EVENTS, lambda e: not mine(e)),
-                   "votes": _rewrite(folder / VOTES, lambda e: not mine(e)),
-                   "matches": _rewrite(folder / RESULTS, lambda r: not mine(r), lambda e: e.get("record", {}))}
-        if removed["matches"]:
-            store.records = {mid: r for mid, r in store.records.items() if not mine(r)}
-            store.finalize()  # matches.parquet and transcripts.jsonl rewritten from the log
+                   "votes": _rewrite(folder / VOTES, lambda e: not mine(e)), "matches": len(theirs)}
+        _rewrite(folder / RESULTS, lambda r: not mine(r), lambda e: e.get("record", {}))
+        if theirs:
+            store.records = {mid: r for mid, r in store.records.items() if mid not in theirs}
+            store.finalize()  # matches.parquet and the transcripts archive rewritten without them
         append_line(folder / WITHDRAWALS, {"time": time.time(), "participant_hash": pseudonym(salt_of(folder), participant),
                                            "index": index, "removed": removed})
     finally:

@@ -15,7 +15,8 @@ import pandas as pd
 import leaderboards
 from arena.analysis import comparison_pairs
 from arena.judging import VOTES, candidate_pairs, load_votes
-from arena.storage import MATCHES, RESULTS, TRANSCRIPTS, load_matches
+from arena.archive import find_transcript
+from arena.storage import LEGACY_TRANSCRIPTS, MATCHES, RESULTS, TRANSCRIPTS, load_matches
 from arena.web import transcripts as index
 
 PLOTS = "report"
@@ -180,6 +181,10 @@ class Catalog:
         extra = self.memo.get(("extra-counts", str(ref.path), stamp, added), lambda: counts(self._extra(ref, added)))
         return summary(stored, extra)
 
+    def basis(self, ref: RunRef) -> str:
+        """The caption naming the backends, models and response model the run's matches rest on."""
+        return self._cached("basis", ref, True, leaderboards.basis_caption)
+
     def leaderboard(self, ref: RunRef, by: str | None, people: bool = False) -> pd.DataFrame:
         return self._cached("board", ref, people, lambda m: leaderboards.leaderboard(m, by=by, bootstrap=self.bootstrap),
                             by)
@@ -189,7 +194,7 @@ class Catalog:
 
     def comparison(self, ref: RunRef, baseline: str) -> pd.DataFrame:
         return self._cached("compare", ref, False, lambda m: leaderboards.compare(
-            m, comparison_pairs(m, [], baseline), ("utility", "agreement"), bootstrap=self.bootstrap), baseline)
+            m, comparison_pairs(m, [], baseline), ("utility", "agreement")), baseline)
 
     def pairs(self, ref: RunRef) -> pd.DataFrame:
         """The run's judgeable pairs of agents' matches (see arena.judging.candidate_pairs)."""
@@ -216,11 +221,20 @@ class Catalog:
         return self.memo.get(key, lambda: rated_votes(ref.path, self.bootstrap))
 
     def transcript(self, ref: RunRef, match_id: str) -> list[dict[str, Any]]:
-        """One match's moves: from the live source, else one seek into the run's indexed transcript file."""
+        """One match's moves: from the live source, else one seek into the run's log (or an old run's
+        transcripts.jsonl) through an index of line offsets, else the finalized archive's indexed lookup."""
         source = self.live.get(ref.path)
         if source is not None and match_id in source.transcripts:
             return source.transcripts[match_id]
-        for name in (TRANSCRIPTS, RESULTS):
+        moves = self._logged_transcript(ref, match_id)
+        if moves is None and (ref.path / TRANSCRIPTS).exists():
+            moves = find_transcript(ref.path / TRANSCRIPTS, match_id)
+        if moves is None:
+            raise KeyError(f"no transcript of match {match_id!r} in {ref.name}")
+        return moves
+
+    def _logged_transcript(self, ref: RunRef, match_id: str) -> list[dict[str, Any]] | None:
+        for name in (RESULTS, LEGACY_TRANSCRIPTS):
             path = ref.path / name
             for _ in range(2):  # once more if the file was replaced between the index and the read
                 stamp = index.file_stamp(path)
@@ -232,7 +246,7 @@ class Catalog:
                 moves = index.read_at(path, offsets[match_id], stamp)
                 if moves is not None:
                     return moves
-        raise KeyError(f"no transcript of match {match_id!r} in {ref.name}")
+        return None
 
 
 def rated_votes(run: Path, bootstrap: int) -> pd.DataFrame:

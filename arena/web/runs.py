@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 import leaderboards
 from agents.llm import ConfigError
 from arena.analysis import OUTCOMES, filter_matches
+from leaderboards.compare import family_notes
 from arena.web.catalog import PLOTS, Catalog, RunRef
 from envs import get_domain
 
@@ -46,7 +47,7 @@ def index():
     rows = []
     for ref in catalog().runs():
         try:
-            rows.append((ref, catalog().summary(ref)))
+            rows.append((ref, catalog().summary(ref) | {"basis": catalog().basis(ref)}))
         except FileNotFoundError:
             rows.append((ref, None))
     return render_template("runs.html", rows=rows)
@@ -63,7 +64,7 @@ def run_page(key: str):
                                "battles") if c in board]]
     votes = catalog().votes_board(ref) if ref.has_votes else None
     info = catalog().summary(ref)
-    return render_template("run.html", ref=ref, info=info, board=shown, by=by, people=people,
+    return render_template("run.html", ref=ref, info=info, board=shown, by=by, people=people, basis=catalog().basis(ref),
                            notes=board.attrs.get("notes", []), metrics=catalog().metrics(ref, people), plots=ref.plots(),
                            votes=votes, versus=catalog().people(ref) if info["people"] else None)
 
@@ -86,11 +87,11 @@ def compare(key: str):
         table = catalog().comparison(ref, baseline)
     except (ConfigError, ValueError) as exc:
         abort(400, str(exc))
-    columns = ["agent", "baseline", "role", "domain", "opponent", "metric", "pairs", "difference", "lower", "upper",
-               "p_holm", "significant"]
+    columns = ["family", "agent", "baseline", "role", "domain", "opponent", "metric", "pairs", "difference", "lower",
+               "upper", "p_holm", "significant"]
     return render_template("compare.html", ref=ref, table=table[columns] if len(table) else table, baseline=baseline,
-                           agents=agents, comparisons=table.attrs.get("comparisons", len(table)),
-                           warnings=table.attrs.get("warnings", []), note=leaderboards.assumption_note(matches))
+                           agents=agents, families=family_notes(table), warnings=table.attrs.get("warnings", []),
+                           basis=catalog().basis(ref))
 
 
 def _choices(matches: pd.DataFrame) -> dict[str, list[str]]:
@@ -109,9 +110,11 @@ def matches_page(key: str):
         abort(400, str(exc))
     pages = max(1, -(-len(shown) // PAGE))
     page = min(max(0, request.args.get("page", 0, type=int)), pages - 1)  # a page past the end shows the last
-    rows = shown.iloc[page * PAGE:(page + 1) * PAGE].to_dict("records")
+    part = shown.iloc[page * PAGE:(page + 1) * PAGE]
+    rows = part.assign(reason=leaderboards.error_reasons(part)).to_dict("records")
     return render_template("matches.html", ref=ref, rows=rows, total=len(shown), page=page, pages=pages,
-                           chosen=chosen, choices=_choices(matches))
+                           chosen=chosen, choices=_choices(matches), basis=catalog().basis(ref),
+                           any_reason=any(r["reason"] for r in rows))
 
 
 def transcript_rows(record: dict[str, Any], moves: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -138,4 +141,5 @@ def transcript(key: str):
     except KeyError:
         moves = []
     return render_template("transcript.html", ref=ref, record=record, rows=transcript_rows(record, moves),
-                           domain=get_domain(record["domain"]))
+                           domain=get_domain(record["domain"]),
+                           basis=leaderboards.basis_caption(pd.DataFrame([record])))
