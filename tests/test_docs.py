@@ -1,5 +1,5 @@
 """The documentation: the site builds with warnings as errors, and every Python and shell example in
-README.md and docs/ runs here (with Sybil), or says why it cannot (a skip comment with a reason)."""
+README.md and docs/ runs here (with Sybil), or says why it cannot (``<!-- not-run: why -->`` above it)."""
 from __future__ import annotations
 
 import os
@@ -11,8 +11,10 @@ import unittest
 from pathlib import Path
 
 import pytest
-from sybil import Sybil
-from sybil.parsers.myst import CodeBlockParser, PythonCodeBlockParser, SkipParser
+from sybil import Region, Sybil
+from sybil.evaluators.skip import Skipper
+from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer
+from sybil.parsers.myst import CodeBlockParser, PythonCodeBlockParser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -20,7 +22,7 @@ PAGES = [ROOT / "README.md", *sorted(p for p in DOCS.rglob("*.md") if "_build" n
 RUN_LANGUAGES = {"python", "bash"}  # run, unless skipped with a reason
 SHOWN_LANGUAGES = {"toml", "text", "json", "csv", "ini", "markdown"}  # shown, never run (not code to execute)
 FENCE = re.compile(r"(`{3,}|~{3,})[ \t]*(\S*)")
-SKIP = re.compile(r"<!--\s*skip:\s*(\w+)(.*?)-->", re.S)
+NOT_RUN = re.compile(r"^[ \t]*<!--\s*not-run:(.*?)-->", re.S | re.M)
 
 
 def run_shell(example) -> None:
@@ -33,7 +35,20 @@ def run_shell(example) -> None:
                              f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
-SYBIL = Sybil(parsers=[PythonCodeBlockParser(), CodeBlockParser("bash", run_shell), SkipParser()])
+class NotRunParser:
+    """``<!-- not-run: why -->`` before a block: the block is not run here, and the reason is reported
+    (Sybil's own skip machinery, under this project's marker)."""
+
+    def __init__(self) -> None:
+        self.lexer = DirectiveInHTMLCommentLexer(directive="not-run", arguments=".+?")
+        self.skipper = Skipper("not-run")
+
+    def __call__(self, document):
+        for lexed in self.lexer(document):
+            yield Region(lexed.start, lexed.end, ("next", repr(lexed.lexemes["arguments"].strip())), self.skipper)
+
+
+SYBIL = Sybil(parsers=[PythonCodeBlockParser(), CodeBlockParser("bash", run_shell), NotRunParser()])
 
 
 def fence_languages(text: str) -> set[str]:
@@ -59,9 +74,9 @@ def test_code_blocks_are_runnable_or_say_why_not(page):
     text = page.read_text(encoding="utf-8")
     odd = {lang for lang in fence_languages(text) if not lang.startswith("{")} - RUN_LANGUAGES - SHOWN_LANGUAGES
     assert not odd, f"{_name(page)}: fences {odd}: use python or bash (run), or a shown language"
-    for action, reason in SKIP.findall(text):
-        assert action == "next", f"{_name(page)}: only 'skip: next' is allowed, with a reason"
-        assert re.fullmatch(r'\s*"[^"]{10,}"\s*', reason), f"{_name(page)}: skip without a reason: {reason!r}"
+    for reason in NOT_RUN.findall(text):
+        assert len(reason.strip()) >= 10, f"{_name(page)}: <!-- not-run: ... --> needs a reason, got {reason!r}"
+    assert "<!-- skip:" not in text, f"{_name(page)}: mark a block <!-- not-run: why --> (the one marker)"
 
 
 @pytest.mark.slow
@@ -78,7 +93,7 @@ def test_examples_run(page, tmp_path, monkeypatch):
         for example in SYBIL.parse(page):
             try:
                 example.evaluate()
-            except unittest.SkipTest:  # marked <!-- skip: next "reason" --> above the block
+            except unittest.SkipTest:  # marked <!-- not-run: why --> above the block
                 continue
     finally:
         REGISTRY.clear()
