@@ -109,3 +109,37 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
     assert (tmp_path / "html" / "index.html").exists()
     print(f"docs built in {time.perf_counter() - start:.1f} s")
+
+
+def test_every_column_of_a_real_match_table_is_documented(tmp_path):
+    """docs/reference/run-directory.md names every column of matches.parquet (`{role}_x` for both roles)."""
+    from agents import AgentSpec
+    from arena import TournamentSpec, run_tournament
+
+    table = run_tournament(TournamentSpec(agents=[AgentSpec("vanilla"), AgentSpec("victim")], domains=["credit"],
+                                          scenarios=1, workers=0), tmp_path / "run")
+    text = (DOCS / "reference" / "run-directory.md").read_text()
+    documented = set(re.findall(r"`([a-z_{}]+)`", text))
+    named = lambda column: column in documented or any(
+        column.startswith(f"{role}_") and "{role}_" + column[len(role) + 1:] in documented
+        for role in ("focal", "counterpart"))
+    assert not [c for c in table.columns if not named(c)]
+    files = set(re.findall(r"^\| `([^`]+)`", text, re.M))
+    assert {p.name for p in (tmp_path / "run").iterdir()} - {"report"} <= files
+
+
+def test_help_and_agents_point_to_the_docs():
+    """Every command's help ends with a docs page that exists; `arena agents --long` prints whole descriptions."""
+    from arena.cli import DOC_PAGES, build_parser
+
+    assert all((ROOT / page).is_file() for page in DOC_PAGES.values())
+    parser = build_parser()
+    assert "docs/index.md" in parser.format_help()
+    for name in ("tournament", "compare", "serve", "study", "train"):
+        help_text = parser._subparsers._group_actions[0].choices[name].format_help()
+        assert DOC_PAGES[name] in " ".join(help_text.split()), name
+    done = subprocess.run([sys.executable, "-m", "arena.cli", "agents", "--long"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    eq = done.stdout[done.stdout.index("eq-negotiator  ("):]
+    assert "stance_weight" in eq and "lose" in eq.lower()
