@@ -23,7 +23,7 @@ from sphinx.util.docutils import SphinxDirective
 
 SETTINGS = {
     "agents": "the agents: registry names, or `[[agents]]` tables with `name`, `label`, `params` and `backend` "
-              "(default: every built-in agent)",
+              "(below); plugins play only when named",
     "domains": "the domains to play",
     "split": "`train` (80 scenarios per domain), `test` (20) or `all`",
     "scenarios": "play the first N scenarios of the split (default: all of them)",
@@ -90,7 +90,7 @@ def _default(field: dataclasses.Field) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list) and (not value or not isinstance(value[0], str)):
-        return "see meaning"
+        return "every built-in agent" if not value else "see meaning"
     return f"`{value!r}`".replace("'", '"')
 
 
