@@ -272,7 +272,8 @@ BAD_VALUES = [("fixed-emotion", '{ emotion = "happy" }', "emotion must be a GoEm
               ("emodistill", '{ selector = "nowhere.npz" }', "selector nowhere.npz is not a file"),
               ("emodistill", '{ temperature_emotion = -0.5 }', "temperature_emotion must be a number at least 0"),
               ("eq-negotiator", '{ sensor = "ears" }', "sensor must be auto, lexicon or llm, got 'ears'"),
-              ("eq-negotiator-v1", '{ update_timing = "daily" }', "update_timing must be negotiation or turn")]
+              ("eq-negotiator-v1", '{ update_timing = "daily" }', "update_timing must be negotiation or turn"),
+              ("eq-negotiator", '{ lose_shift = "sometimes" }', "lose_shift must be one of own-payoff, reply-payoff")]
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])

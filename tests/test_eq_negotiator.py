@@ -1,43 +1,19 @@
-"""EQ-Negotiator behaves as its papers say: the published best responses, lose-shift, the HMM gate
-with a belief-dependent choice, bounded payoff learning, fixed disposition labels, and the v1 variant."""
+"""EQ-Negotiator behaves as its papers say: the published best responses, the HMM gate with a
+belief-dependent choice, bounded payoff learning, fixed disposition labels, and the v1 variant. The
+published constants and rules, lose-shift included, are pinned in test_eq_published*.py."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from agents import AgentSpec, make_agent
-from agents.base import ScenarioView
-from agents.builtin.eq_negotiator import EQNegotiator
 from agents.builtin.eq_negotiator_v1 import EQNegotiatorV1
-from envs import COUNTERPART, EKMAN_7, FOCAL, Outcome, load_scenarios
+from envs import COUNTERPART, EKMAN_7, FOCAL, load_scenarios
+from eq_helpers import AGREED, BROKE, evidence as _evidence, feed as _feed, make as _agent
 from helpers import play_pair
 
 PUBLISHED = {"joy": "joy", "sadness": "sadness", "anger": "surprise", "fear": "neutral", "surprise": "surprise",
              "disgust": "joy", "neutral": "joy"}
-
-
-AGREED = Outcome("credit-000", "credit", True, 10, 8, "accept")
-BROKE = Outcome("credit-000", "credit", False, None, 30, "message_limit")
-
-
-def _agent(cls=EQNegotiator, **params):
-    agent = cls(**params)
-    agent.reset(ScenarioView.of(load_scenarios("credit")[0], FOCAL, 30, "goemotions-28"), FOCAL, 1)
-    return agent
-
-
-def _evidence(label: str) -> dict[str, float]:
-    return {e: 0.9 if e == label else 0.1 / 6 for e in EKMAN_7}
-
-
-def _feed(agent, labels: list[str]) -> list[str]:
-    """The emotions chosen for an opening turn and then one turn per sensed label."""
-    chosen = [EKMAN_7[agent.choose(None)]]
-    agent.expressed.append(chosen[-1])
-    for label in labels:
-        chosen.append(EKMAN_7[agent.choose(_evidence(label))])
-        agent.expressed.append(chosen[-1])
-    return chosen
 
 
 @pytest.mark.parametrize("sensed,expected", sorted(PUBLISHED.items()))
@@ -51,14 +27,6 @@ def test_opening_answers_neutral_and_a_different_sensed_emotion_changes_the_choi
     choices = {label: _feed(_agent(), [label])[-1] for label in EKMAN_7}
     assert len(set(choices.values())) >= 3
     assert choices["anger"] != choices["joy"]
-
-
-def test_lose_shift_takes_the_second_best_after_a_losing_pick():
-    agent = _agent()
-    agent.expressed = ["joy"]  # joy against an angry reply pays 1 < 2: lost
-    assert EKMAN_7[agent.best_response(EKMAN_7.index("anger"))] == "neutral"  # second best after surprise
-    agent.expressed = ["neutral"]  # neutral against anger pays 2: not lost
-    assert EKMAN_7[agent.best_response(EKMAN_7.index("anger"))] == "surprise"
 
 
 def test_a_run_of_angry_messages_opens_the_gate_and_leads_to_a_non_neutral_choice():

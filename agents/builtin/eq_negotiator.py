@@ -3,15 +3,19 @@
 Each turn it senses the counterpart's emotion and picks its own by the published rule: the best
 response on the agent payoff row of the sensed emotion (first index on ties: joy->joy,
 sadness->sadness, anger->surprise, fear->neutral, surprise->surprise, disgust->joy,
-neutral->joy), shifting to the second best when the previous pick's payoff against the reply fell
-below tau = 2.0 (lose-shift). When at least 4 of the last 5 sensed emotions are negative it
+neutral->joy), shifting to the second best when the previous best-response pick "lost", i.e. its
+payoff fell below tau = 2.0. Which payoff is the parameter ``lose_shift``: "own-payoff" (default,
+as published) is the value the pick had on the row it was picked from; "reply-payoff" (this
+project's earlier reading, a named deviation) is its payoff against the newly sensed reply. With
+the initial table "own-payoff" fires only once learning has pushed a row's best below 2.0.
+When at least 4 of the last 5 sensed emotions are negative it
 switches to an HMM-guided choice: the belief over the counterpart's disposition (filtered with the
 sensed emotion as evidence) predicts the next disposition, and each own emotion e scores its
 expected payoff sum_s p(s) sum_j P(j | s, e) payoff(j, e), where the reply emotion j follows the
 disposition's emissions reweighted by how the counterpart answers e (Table 4b). After each
 negotiation every turn's (sensed, own) payoff entry moves by 0.05 x (+1 on agreement, -0.5 on
 breakdown), kept within the table's range [0, 4]. Vanilla's concession schedule, so a paired
-comparison with vanilla isolates the emotions.
+comparison with vanilla isolates the emotions. docs/papers/eq-negotiator.md maps it to the paper.
 """
 from __future__ import annotations
 
@@ -24,6 +28,12 @@ from agents.registry import register
 from agents.sensing import NEGATIVE, LLMSensor, argmax_label, shared_lexicon_sensor
 from agents.texts import emotion_style, load_data
 from envs import EKMAN_7, FOCAL, Action, Outcome
+
+
+LOSE_SHIFT_READINGS = {
+    "own-payoff": "as published: the previous best-response pick's payoff on the row it was picked from",
+    "reply-payoff": "deviation: the previous pick's payoff against the emotion sensed in the reply",
+}
 
 
 def ranked(row: np.ndarray) -> np.ndarray:
@@ -83,10 +93,13 @@ class EmotionReasoner(TimeDependent):
 @register("eq-negotiator")
 class EQNegotiator(EmotionReasoner):
     """Focal role, every domain. Parameters: sensor ("auto", "lexicon", "llm"), exponent (0.6),
-    stance_weight (0: off, as published; 1: this project's old per-disposition bonus)."""
+    lose_shift ("own-payoff", as published, or "reply-payoff"), stance_weight (0: off, as
+    published; 1: this project's old per-disposition bonus)."""
 
     name = "eq-negotiator"
     parameters = {"sensor": "auto, lexicon or llm", "stance_weight": "weight of the optional stance bonus (0)",
+                  "lose_shift": "own-payoff (as published) or reply-payoff: which payoff of the previous pick "
+                                "is compared with tau = 2.0",
                   "seed": "seed of the HMM re-fits"}
     description = "Payoff best response with lose-shift; HMM over the counterpart's disposition under pressure."
 
@@ -95,6 +108,8 @@ class EQNegotiator(EmotionReasoner):
         super().check_params(params)
         check_number(params, "stance_weight", 0)
         check_number(params, "seed", 0, whole=True)
+        if params.get("lose_shift", "own-payoff") not in LOSE_SHIFT_READINGS:
+            raise ValueError(f"lose_shift must be one of {', '.join(LOSE_SHIFT_READINGS)}, got {params['lose_shift']!r}")
 
     def __init__(self, backend=None, **params):
         super().__init__(backend, **params)
@@ -103,22 +118,35 @@ class EQNegotiator(EmotionReasoner):
         self.payoff = np.asarray(self.cfg["payoff"], dtype=float)
         self.influence = np.asarray(self.cfg["influence"], dtype=float)
         self.stance = float(params.get("stance_weight", 0.0)) * np.asarray(self.cfg["stance"], dtype=float)
+        self.check_params(params)  # built directly (not through a tournament), a bad value still fails at once
+        self.lose_shift = params.get("lose_shift", "own-payoff")
         self.hmm = DispositionHMM(seed=int(params.get("seed", 0)))
         self.pairs: list[tuple[int, int]] = []
+        self.shift_counts = {"best_response": 0, "shifted": 0}  # over the agent's life, for measurement
 
     def reset(self, view: ScenarioView, role: str, seed: int) -> None:
         super().reset(view, role, seed)
         self.hmm.reset()
         self.pairs = []
+        self.pick_payoff: float | None = None  # the last best-response pick's payoff on its own row
+
+    def lost(self, sensed: int) -> bool:
+        """Whether the previous pick lost (its payoff below tau), by the ``lose_shift`` reading."""
+        if self.lose_shift == "own-payoff":
+            payoff = self.pick_payoff
+        else:
+            payoff = self.payoff[sensed, EKMAN_7.index(self.expressed[-1])] if self.expressed else None
+        return payoff is not None and payoff < self.cfg["lose_threshold"]
 
     def best_response(self, sensed: int) -> int:
         """The published rule: best on the sensed row, second best after a lost previous pick."""
         order = ranked(self.payoff[sensed])
-        if self.expressed:
-            previous = EKMAN_7.index(self.expressed[-1])
-            if self.payoff[sensed, previous] < self.cfg["lose_threshold"]:
-                return int(order[1])
-        return int(order[0])
+        shift = self.lost(sensed)
+        choice = int(order[1] if shift else order[0])
+        self.pick_payoff = float(self.payoff[sensed, choice])
+        self.shift_counts["best_response"] += 1
+        self.shift_counts["shifted"] += shift
+        return choice
 
     def hmm_scores(self) -> np.ndarray:
         """Expected payoff of each own emotion e under the predicted disposition (plus the optional stance)."""

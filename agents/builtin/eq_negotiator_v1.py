@@ -11,6 +11,7 @@ Deviation (parameter ``update_timing``): the published code adds each turn's cou
 ("turn"); since T is learned from the agent's own choices, that locks it onto whatever it picked
 first (against a threatening counterpart it never reached anger). By default ("negotiation") a
 negotiation's counts are added when it ends, so it learns across negotiations instead.
+docs/papers/eq-negotiator.md maps it to the paper.
 """
 from __future__ import annotations
 

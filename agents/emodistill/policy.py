@@ -27,7 +27,7 @@ class SelectorPolicy:
                              f"this version ({FORMAT_VERSION} / {STATE_DIM}); retrain it")
 
     @staticmethod
-    def _layer_norm(x: np.ndarray, gain: np.ndarray | float = 1.0, bias: np.ndarray | float = 0.0) -> np.ndarray:
+    def _layer_norm(x: np.ndarray, gain: np.ndarray | float, bias: np.ndarray | float) -> np.ndarray:
         mean = x.mean(-1, keepdims=True)
         var = x.var(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + 1e-5) * gain + bias
