@@ -21,6 +21,18 @@ EXIT_USAGE = 2
 MIN_BOOTSTRAP = 100
 MAX_BOOTSTRAP = 100_000
 
+# Where each command is documented (pages under docs/ in the repository; tests/test_docs.py checks they exist).
+DOCS_BUILD = "python -m sphinx docs docs/_build/html"
+DOC_PAGES = {
+    "arena": "docs/index.md", "tournament": "docs/getting-started/first-tournament.md",
+    "agents": "docs/reference/agents.md", "domains": "docs/concepts/domains.md",
+    "show": "docs/guides/reading-results.md", "matches": "docs/guides/reading-results.md",
+    "replay": "docs/guides/reading-results.md", "leaderboard": "docs/guides/reading-results.md",
+    "compare": "docs/getting-started/first-tournament.md", "sensitivity": "docs/concepts/response-model.md",
+    "plot": "docs/guides/reading-results.md", "train": "docs/guides/train-emodistill.md",
+    "serve": "docs/guides/web-app.md", "study": "docs/guides/human-study.md",
+}
+
 
 class OneLineParser(argparse.ArgumentParser):
     """Usage errors as one line naming the problem (and where help is), exit status 2."""
@@ -100,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="arena", description="Negotiation tournaments between emotion-aware agents.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     _tournament_parser(sub)
-    sub.add_parser("agents", help="list the registered agents (built-ins and plugins)")
+    p = sub.add_parser("agents", help="list the registered agents (built-ins and plugins)")
+    p.add_argument("--long", action="store_true", help="whole descriptions, roles, package and parameters")
     sub.add_parser("domains", help="list the negotiation domains")
     p = sub.add_parser("show", help="summarise a run")
     p.add_argument("run")
@@ -136,7 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_serve_parser(sub)
     add_study_parser(sub)
+    _point_to_docs(parser, "arena")
     return parser
+
+
+def _point_to_docs(parser: argparse.ArgumentParser, command: str) -> None:
+    """End the help of ``parser`` and of every subcommand under it with where its documentation is."""
+    page = DOC_PAGES.get(command, "docs/reference/cli.md")
+    parser.epilog = (f"Documentation: {page} (the repository's docs/ folder, Markdown readable as it is); "
+                     f"to build the site: {DOCS_BUILD}")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                _point_to_docs(child, name if command == "arena" else command)
 
 
 FORMATS = ["table", "csv", "json", "markdown"]

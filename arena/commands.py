@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import textwrap
 from pathlib import Path
@@ -182,16 +183,34 @@ def print_metrics(matches: pd.DataFrame, fmt: str) -> None:
     print_table(basis.annotate(leaderboards.metrics_table(matches)).round(3), fmt, basis)
 
 
-def list_agents() -> int:
+def agent_roles(cls: type) -> str:
+    """The role kinds an agent class plays, and its domains if it is limited to some."""
+    return ", ".join(sorted(cls.roles)) + ("" if cls.domains is None else f" ({', '.join(sorted(cls.domains))})")
+
+
+def describe_agent(name: str) -> str:
+    """One agent at length: roles, package, its whole description and docstring, its parameters."""
+    entry = REGISTRY[name]
+    cls = entry.agent_class
+    lines = [f"{name}  ({agent_roles(cls)}; from {entry.source})"]
+    for text in dict.fromkeys(t for t in (cls.description, inspect.cleandoc(cls.__doc__ or "")) if t):
+        lines += textwrap.wrap(" ".join(text.split()), 96, initial_indent="  ", subsequent_indent="  ")
+    for key, meaning in sorted((cls.declared_parameters() or {}).items()):
+        lines += textwrap.wrap(f"{key}: {meaning}", 96, initial_indent="  - ", subsequent_indent="    ")
+    return "\n".join(lines)
+
+
+def list_agents(long: bool = False) -> int:
     load_plugins()
-    rows = []
-    for name in sorted(REGISTRY):
-        entry = REGISTRY[name]
-        cls = entry.agent_class
-        roles = ", ".join(sorted(cls.roles)) + ("" if cls.domains is None else f" ({', '.join(sorted(cls.domains))})")
-        rows.append({"name": name, "roles": roles, "source": entry.source,
-                     "description": textwrap.shorten(cls.description or (cls.__doc__ or ""), 70)})
-    print(pd.DataFrame(rows).to_string(index=False))
+    if long:
+        print("\n\n".join(describe_agent(name) for name in sorted(REGISTRY)))
+    else:
+        rows = [{"name": name, "roles": agent_roles(REGISTRY[name].agent_class), "source": REGISTRY[name].source,
+                 "description": textwrap.shorten(REGISTRY[name].agent_class.description
+                                                 or (REGISTRY[name].agent_class.__doc__ or ""), 70)}
+                for name in sorted(REGISTRY)]
+        print(pd.DataFrame(rows).to_string(index=False))
+        print("(arena agents --long: whole descriptions and parameters)")
     for name, error in sorted(PLUGIN_ERRORS.items()):
         print(f"plugin {name!r} failed to load: {error}")
     for warning in PLUGIN_WARNINGS:
@@ -332,7 +351,7 @@ def vote_leaderboard(args: argparse.Namespace) -> int:
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "agents":
-        return list_agents()
+        return list_agents(args.long)
     if args.command == "domains":
         return list_domains()
     if args.command == "show":

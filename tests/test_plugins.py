@@ -22,7 +22,7 @@ def plugin_path(tmp_path_factory) -> str:
     broken.mkdir()
     (broken / "METADATA").write_text("Metadata-Version: 2.1\nName: arena-broken-plugin\nVersion: 0.1\n")
     (broken / "entry_points.txt").write_text("[arena.agents]\nbroken = no_such_module_here:Agent\n")
-    # a plugin that also uses @register (as the README's custom agent does), and one named like a built-in
+    # a plugin that also uses @register (which an entry point makes unnecessary), and one named like a built-in
     (target / "registered_plugin.py").write_text(
         "from agents import Agent, register\nfrom envs import Action\n\n@register('regagent')\nclass Reg(Agent):\n"
         "    def act(self, obs):\n        return Action.offer(self.view.target, 'neutral', 'Target.')\n")

@@ -1,4 +1,8 @@
-"""An example plugin agent: it splits the difference, warmly."""
+"""An example plugin agent: it splits the difference, warmly.
+
+The entry point in pyproject.toml registers it under the name ``midpoint``; no ``@register`` is
+needed (that decorator is for agents defined in your own script and run in-process).
+"""
 from agents import Agent, Observation
 from envs import Action
 
@@ -8,6 +12,7 @@ class Midpoint(Agent):
 
     name = "midpoint"
     description = "Example plugin: splits the difference between the two last offers."
+    roles = frozenset({"focal", "counterpart"})  # the role kinds it can play (this is the default)
 
     def act(self, obs: Observation) -> Action:
         view = self.view
