@@ -204,7 +204,7 @@ BAD_FLAGS = [
     (["--repeats", "0"], "--repeats must be at least 1"),
     (["--max-messages", "1"], "--max-messages must be at least 2"),
     (["--workers", "-1"], "--workers must be 0 (in-process) or more"),
-    (["--llm-parallel", "0"], "--llm-parallel must be at least 1"),
+    (["--llm-parallel", "0"], "--llm-parallel must be between 1 and 4096"),
     (["--bootstrap", "50"], "must be at least 100"),
     (["--bootstrap", "-5"], "must be at least 100"),
     (["--bootstrap", "many"], "must be a whole number"),
