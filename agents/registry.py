@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from agents.base import Agent
 from agents.llm import BackendSpec, ConfigError, make_backend
+from agents.llm.base import AgentBackend
 
 ENTRY_POINT_GROUP = "arena.agents"
 
@@ -97,6 +98,6 @@ def get_entry(name: str) -> AgentEntry:
 
 
 def make_agent(spec: AgentSpec) -> Agent:
-    """Build an agent from its spec."""
+    """Build an agent from its spec, with its own counting view of the process's shared backend."""
     entry = get_entry(spec.name)
-    return entry.factory(backend=make_backend(spec.resolved_backend), **spec.params)
+    return entry.factory(backend=AgentBackend(make_backend(spec.resolved_backend)), **spec.params)

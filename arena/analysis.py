@@ -93,6 +93,7 @@ def _readable(table: pd.DataFrame) -> pd.DataFrame:
 def print_table(table: pd.DataFrame, fmt: str, basis: leaderboards.Basis | None = None, notes: list[str] = ()) -> None:
     """The table in ``fmt`` (p-values readable in table and markdown); with a basis, labelled with it
     (see leaderboards.render_table)."""
+    table = leaderboards.no_negative_zero(table)
     print(leaderboards.render_table(table if fmt in ("csv", "json") else _readable(table), fmt, basis, notes))
 
 
@@ -122,7 +123,11 @@ def show_comparison(table: pd.DataFrame, fmt: str, matches: pd.DataFrame) -> Non
     empty = table[table["clusters"] == 0]
     if len(empty):
         print(f"\n{len(empty)} rows without paired matches left out")
-    print("\n".join([""] + notes + basis.warnings() + [basis.caption()]))
+    tail = notes + basis.warnings()
+    if fmt == "markdown":
+        print("\n".join([""] + [f"> {note}\n" for note in tail] + [f"*{basis.caption()}*"]))
+    else:
+        print("\n".join([""] + tail + [basis.caption()]))
 
 
 def compare_run(run: str, agents: list[str], baseline: str | None, metrics: list[str] | None, bootstrap: int | None,

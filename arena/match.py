@@ -125,9 +125,11 @@ def base_record(match: MatchSpec) -> dict[str, Any]:
 
 
 def _model_calls(agent: Agent) -> tuple[int, int]:
-    """The agent's backend (by identity) and the requests it has answered so far, cache hits included."""
+    """The agent's backend (by identity) and the requests this agent has made through it so far (its
+    own count where the registry built it; else the agent's call stats)."""
     backend = getattr(agent, "backend", None)
-    return id(backend), int(getattr(backend, "calls", 0) or 0) + int(getattr(backend, "hits", 0) or 0)
+    asked = getattr(backend, "asked", None)
+    return id(backend), int(asked if isinstance(asked, int) else _stats(agent).requests)
 
 
 def backend_used(match: MatchSpec, agents: dict[str, Agent], asked: dict[str, tuple[int, int]],

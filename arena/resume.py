@@ -43,10 +43,12 @@ def _split_fixed(spec: TournamentSpec) -> TournamentSpec:
     return replace(spec, agents=agents)
 
 
-def _check_fingerprint(out: Path, spec: TournamentSpec) -> None:
+def check_fingerprint(out: Path, spec: TournamentSpec, holds_matches: bool) -> None:
+    """Refuse a different tournament onto a run that holds matches (a run that never played one, e.g.
+    a start refused by a server's preflight, takes the new settings)."""
     marker = out / "fingerprint.txt"
     recorded = marker.read_text().strip() if marker.exists() else None
-    if recorded is not None and recorded != fingerprint(spec):
+    if recorded is not None and recorded != fingerprint(spec) and holds_matches:
         if recorded == fingerprint(_split_fixed(spec)):
             raise ConfigError(f"{out} was evaluated with prompts cut every eval_chunk tokens (before line splitting); "
                               'resume it with eval_split = "fixed" in its agents\' llama-cpp backend tables')
@@ -56,12 +58,6 @@ def _check_fingerprint(out: Path, spec: TournamentSpec) -> None:
 def _write_markers(out: Path, spec: TournamentSpec) -> None:
     (out / "fingerprint.txt").write_text(fingerprint(spec) + "\n")
     (out / "tournament.toml").write_text(spec.to_toml(), encoding="utf-8")
-
-
-def _check_resume(out: Path, spec: TournamentSpec) -> None:
-    """Refuse a tournament other than the one ``out`` holds; record this one."""
-    _check_fingerprint(out, spec)
-    _write_markers(out, spec)
 
 
 def code_of(spec: TournamentSpec) -> dict[str, Any]:
@@ -109,7 +105,7 @@ def open_run(out: Path, spec: TournamentSpec) -> RunStore:
     code changed); then this tournament and its code are recorded."""
     store = RunStore(out)
     try:
-        _check_fingerprint(out, spec)
+        check_fingerprint(out, spec, bool(store.records))
         current = code_of(spec)
         _check_code(out, store, current, spec.replay_changed)
         _write_markers(out, spec)

@@ -41,7 +41,7 @@ def one_run(url: str, cap: int, repeats: int, workers: int, legacy: bool, scenar
 
     os.environ["ARENA_CACHE_DIR"] = tempfile.mkdtemp(prefix="served-cache-")  # written, never read back
     from agents import AgentSpec
-    from agents.llm import BackendSpec
+    from agents.llm import BackendSpec, transport
     from arena.lanes import LEGACY, Execution
     from arena.runner import run_tournament
     from arena.spec import TournamentSpec
@@ -51,16 +51,26 @@ def one_run(url: str, cap: int, repeats: int, workers: int, legacy: bool, scenar
                           scenarios=scenarios, repeats=repeats, workers=workers, llm_parallel=cap,
                           max_messages=max_messages).validate()
     final: dict = {}
+    first: list = []  # (CPU, requests) when the first match finished: steady state from there (in-process)
+
+    def on_result(record: dict) -> None:
+        if not first:
+            first.append((time.process_time(), transport.GAUGES.requests))
+
     with tempfile.TemporaryDirectory() as out:
         cpu, start = time.process_time(), time.perf_counter()
         table = run_tournament(spec, Path(out) / "run", execution=LEGACY if legacy else Execution(),
-                               on_gauges=final.update)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+                               on_gauges=final.update, on_result=on_result)
+        wall, end = time.perf_counter() - start, time.process_time()
+    cpu = end - cpu
     if workers:  # the Ray workers' CPU too (their last gauges), not only the driver's
         cpu += final.get("cpu_ms", 0) / 1000
+    later = transport.GAUGES.requests - first[0][1] if first and not workers else 0
+    steady = (end - first[0][0]) / later if later else None
     cached = sum(table[f"{r}_cached_tokens"].fillna(0).sum() for r in ("focal", "counterpart"))
     prompt = sum(table[f"{r}_prompt_tokens"].sum() for r in ("focal", "counterpart"))
     return {"matches": len(table), "errored": int(table["error"].notna().sum()), "wall_s": wall, "cpu_s": cpu,
+            "steady_ms": None if steady is None else steady * 1000,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cache_share": cached / prompt,
             "requests": int(sum(table[f"{r}_requests"].sum() for r in ("focal", "counterpart")))}
 
@@ -114,7 +124,7 @@ def loopback_rows(latency: float, caps: list[int]) -> list[dict]:
 def print_loopback(rows: list[dict], latency: float) -> None:
     print(f"\n(a) loopback server, {latency} s per request, no concurrency limit; agents {', '.join(AGENTS)} on credit")
     print(f"{'path':13} {'cap':>4} {'workers':>7} {'matches':>7} {'in flight':>9} {'/cap':>5} {'req/s':>7} "
-          f"{'/ideal':>6} {'matches/min':>11} {'CPU ms/call':>11} {'peak RSS MB':>11}")
+          f"{'/ideal':>6} {'matches/min':>11} {'CPU ms/call':>11} {'steady':>6} {'peak RSS MB':>11}")
     for r in rows:
         served, wall = r["server"], r["wall_s"]
         ideal = r["cap"] / latency
@@ -122,14 +132,15 @@ def print_loopback(rows: list[dict], latency: float) -> None:
         print(f"{r['path']:13} {r['cap']:>4} {r['workers']:>7} {r['matches']:>7} {served['median_in_flight']:>9.1f} "
               f"{served['median_in_flight'] / r['cap']:>5.2f} {rate:>7.1f} {rate / ideal:>6.2f} "
               f"{r['matches'] / wall * 60:>11.1f} {r['cpu_s'] / max(1, served['requests']) * 1e3:>11.2f} "
-              f"{r['rss_mb']:>11.0f}")
+              f"{'-' if r['steady_ms'] is None else format(r['steady_ms'], '.2f'):>6} {r['rss_mb']:>11.0f}")
     base = next(r for r in rows if r["path"] == "before lanes")
     for r in rows:
         if r["path"] == "lanes" and r["cap"] == 64:
             ratio = (r["matches"] / r["wall_s"]) / (base["matches"] / base["wall_s"])
             print(f"(c) cap 64, {r['workers']} workers: {ratio:.1f} x the matches per minute of the path before lanes "
                   f"(at most {base['server']['peak']} requests in flight there)")
-    print("CPU ms/call: the arena's processes (with 2 workers: the driver and both Ray workers, their start included)")
+    print("CPU ms/call: the arena's processes over the whole run (with 2 workers: the driver and both Ray workers, "
+          "their start included); steady: in-process, from the first finished match on")
 
 
 def llama_server_rows() -> list[dict]:

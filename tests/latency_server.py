@@ -17,6 +17,7 @@ import asyncio
 import collections
 import hashlib
 import json
+import random
 import re
 import statistics
 import threading
@@ -39,7 +40,9 @@ class Faults:
     - ``canned``: answers to send instead, in turn: (status, content type, body), no latency;
     - ``drip_s``: send each reply's body one byte at a time, this many seconds apart;
     - ``poison``: a request whose messages contain this text is answered 500, every time;
-    - ``unauthorized_after``: after this many chat requests, answer 401.
+    - ``unauthorized_after``: after this many chat requests, answer 401;
+    - ``random``: a fault named in RANDOM_FAULTS for a share ``rate`` of chat requests, drawn from a
+      generator seeded with ``seed`` (the same sequence of faults for the same sequence of requests).
     """
 
     capacity: int | None = None
@@ -51,6 +54,38 @@ class Faults:
     drip_s: float = 0.0
     poison: str | None = None
     unauthorized_after: int | None = None
+    random: str | None = None
+    rate: float = 0.0
+    seed: int = 0
+    rng: random.Random | None = None
+
+    def drawn(self) -> str | None:
+        """The random fault for this request, if one is drawn."""
+        if self.random is None:
+            return None
+        self.rng = self.rng or random.Random(self.seed)
+        return self.random if self.rng.random() < self.rate else None
+
+
+def _body(text: str, status: int = 200, kind: str = "application/json", **headers: str) -> web.Response:
+    return web.Response(status=status, body=text.encode(), content_type=kind, headers=headers)
+
+
+# What each random fault answers: a status a real server sends when full or failing, or a body of a
+# shape a real server can send (an answer that is no reply).
+RANDOM_FAULTS = {
+    "429": lambda: _body('{"error": {"message": "rate limited"}}', 429),
+    "429-retry-after": lambda: _body('{"error": {"message": "rate limited"}}', 429, **{"Retry-After": "1"}),
+    "503": lambda: _body('{"error": "server busy"}', 503),
+    "500-null": lambda: _body("null", 500),
+    "empty-list": lambda: _body("[]"),
+    "error-200": lambda: _body('{"error": {"message": "model overloaded", "type": "server_error"}}'),
+    "content-list": lambda: _body(json.dumps({"choices": [{"message": {"content": [{"type": "image"}]}}],
+                                              "message": {"content": 7}})),
+    "content-number": lambda: _body(json.dumps({"choices": [{"message": {"content": 42}}], "message": {"content": 42}})),
+    "html": lambda: _body("<html><body>Bad gateway</body></html>", 200, "text/html"),
+    "deep": lambda: _body("[" * 100_000 + "]" * 100_000),
+}
 
 
 def choose(messages: list, schema: dict | None, seed: int) -> dict:
@@ -80,6 +115,7 @@ class LatencyServer:
     requests: int = 0  # chat requests answered with a reply
     chats: int = 0  # chat requests received
     refused: int = 0
+    injected: int = 0  # random faults answered
     samples: list = field(default_factory=list)
     arrivals: list = field(default_factory=list)  # when each chat request arrived (time.monotonic())
 
@@ -106,6 +142,10 @@ class LatencyServer:
             status, kind, body = faults.canned.popleft()
             return web.Response(status=status, body=body if isinstance(body, bytes) else body.encode(),
                                 content_type=kind)
+        drawn = faults.drawn()
+        if drawn is not None:
+            self.injected += 1
+            return RANDOM_FAULTS[drawn]()
         if faults.unauthorized_after is not None and self.chats >= faults.unauthorized_after:
             return web.json_response({"error": {"message": "invalid api key"}}, status=401)
         if faults.poison and faults.poison in json.dumps(messages):
@@ -180,7 +220,7 @@ class LatencyServer:
 
     def stats(self) -> dict:
         busy = [s for s in self.samples if s > 0]
-        return {"requests": self.requests, "peak": self.peak, "refused": self.refused,
+        return {"requests": self.requests, "peak": self.peak, "refused": self.refused, "injected": self.injected,
                 "median_in_flight": statistics.median(busy) if busy else 0}
 
     async def stats_view(self, request: web.Request) -> web.Response:
@@ -190,7 +230,7 @@ class LatencyServer:
         """Start counting anew (between the phases of a benchmark)."""
         self.samples.clear()
         self.arrivals.clear()
-        self.peak = self.requests = self.refused = self.chats = 0
+        self.peak = self.requests = self.refused = self.chats = self.injected = 0
 
     async def reset_view(self, request: web.Request) -> web.Response:
         self.reset()
@@ -232,8 +272,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fault", choices=sorted(RANDOM_FAULTS), help="inject this fault at random")
+    parser.add_argument("--rate", type=float, default=0.3, help="the share of chat requests --fault answers")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    server = LatencyServer(latency=args.latency)
+    server = LatencyServer(latency=args.latency, faults=Faults(random=args.fault, rate=args.rate, seed=args.seed))
 
     async def serve() -> None:
         port = await server.start(args.port)

@@ -147,6 +147,9 @@ def test_cache_second_identical_run_makes_zero_model_calls(llama, tmp_path):
     calls_before = llama.calls
     first = [backend.complete(r) for r in requests]
     assert llama.calls - calls_before == 2
+    for request, completion in zip(requests, first):  # what validation accepts is kept (request_structured)
+        assert completion.data is not None
+        backend.keep(request, completion)
     second = [backend.complete(r) for r in requests]
     assert llama.calls - calls_before == 2 and all(c.cached for c in second)
     assert [c.text for c in first] == [c.text for c in second]

@@ -116,7 +116,7 @@ def test_a_run_made_before_line_splitting_is_told_how_to_resume(tmp_path):
 
     from agents import AgentSpec
     from agents.llm import BackendSpec, ConfigError
-    from arena.resume import _check_resume, fingerprint
+    from arena.resume import check_fingerprint, fingerprint
     from arena.spec import TournamentSpec
 
     def spec(split: str) -> TournamentSpec:
@@ -126,10 +126,11 @@ def test_a_run_made_before_line_splitting_is_told_how_to_resume(tmp_path):
 
     (tmp_path / "fingerprint.txt").write_text(fingerprint(spec("fixed")) + "\n")
     with pytest.raises(ConfigError, match='eval_split = "fixed"'):
-        _check_resume(tmp_path, spec("lines"))
-    _check_resume(tmp_path, spec("fixed"))  # resumes
+        check_fingerprint(tmp_path, spec("lines"), holds_matches=True)
+    check_fingerprint(tmp_path, spec("fixed"), holds_matches=True)  # resumes
     with pytest.raises(ConfigError, match="holds a different tournament"):
-        _check_resume(tmp_path, replace(spec("lines"), seed=5))
+        check_fingerprint(tmp_path, replace(spec("lines"), seed=5), holds_matches=True)
+    check_fingerprint(tmp_path, replace(spec("lines"), seed=5), holds_matches=False)  # nothing played: new settings
     with pytest.raises(ConfigError, match="eval_split 'words'"):
         BackendSpec("llama-cpp", eval_split="words")
 

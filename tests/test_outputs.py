@@ -48,7 +48,7 @@ def test_every_export_format_names_backend_model_and_response_model(run, command
     assert exported["basis"]["caption"].startswith(CAPTION)
     assert exported["rows"] and all(r["backend"] == "scripted" and "fallback_share" in r for r in exported["rows"])
     markdown = _out(capsys, args + ["--format", "markdown"])
-    assert f"*{CAPTION}" in markdown and markdown.lstrip().startswith("|")
+    assert f"*{CAPTION}" in markdown and any(line.startswith("|") for line in markdown.splitlines())
     assert CAPTION in _out(capsys, args)
 
 
@@ -196,7 +196,11 @@ def test_a_model_whose_replies_are_all_unusable_is_flagged_everywhere(tmp_path, 
     printed = capsys.readouterr().out
     warning = "of the moves of vanilla as counterpart (100%), victim as counterpart (100%), vanilla as focal (100%)"
     assert warning in printed and "ratings measure the fallback policy, not the model" in printed
-    assert f"basis: focal openai {MODEL_NAME}; counterpart openai {MODEL_NAME}" in printed
+    # boulware decides by rule and never asks the model: the record says so (what each agent used)
+    assert f"basis: focal openai {MODEL_NAME} + scripted; counterpart openai {MODEL_NAME} + scripted" in printed
+    table = pd.read_parquet(out / "matches.parquet")
+    assert set(table.loc[table["focal_agent"] == "boulware", "focal_backend"]) == {"scripted"}
+    assert set(table.loc[table["focal_agent"] == "vanilla", "focal_backend"]) == {"openai"}
     board = json.loads(_out(capsys, ["leaderboard", str(out), "--format", "json"]))
     flagged = {(r["agent"], r["role"]) for r in board["basis"]["high_fallback"]}
     assert flagged == {("vanilla", "focal"), ("vanilla", "counterpart"), ("victim", "counterpart")}
@@ -211,7 +215,7 @@ def test_a_model_whose_replies_are_all_unusable_is_flagged_everywhere(tmp_path, 
 
 def test_tournament_toml_keeps_what_applies_and_resumes(run, tmp_path):
     from arena.commands import build_spec
-    from arena.runner import fingerprint
+    from arena.resume import fingerprint
 
     text = (run / "tournament.toml").read_text()
     for key in ("api_key_env", "eval_chunk", "prefix_reuse", "grammar_shortlist", "llm_parallel", "temperature"):

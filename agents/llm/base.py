@@ -138,3 +138,30 @@ class Backend(ABC):
     def keep(self, request: ChatRequest, completion: Completion) -> None:
         """A reply that passed validation: a backend that remembers replies keeps this one (default:
         nothing). Replies never validated are never remembered, so a rerun asks for them again."""
+
+
+class AgentBackend(Backend):
+    """One agent's view of a backend shared by every agent of a process: it counts the requests this
+    agent made, so a match records what each agent actually used (a shared count would also hold the
+    other agent's requests, and other matches' on other threads)."""
+
+    def __init__(self, inner: Backend):  # no Backend.__init__: ``calls`` is the shared backend's
+        self.inner, self.kind, self.model = inner, inner.kind, inner.model
+        self.asked = 0
+
+    def complete(self, request: ChatRequest) -> Completion:
+        self.asked += 1
+        return self.inner.complete(request)
+
+    def keep(self, request: ChatRequest, completion: Completion) -> None:
+        self.inner.keep(request, completion)
+
+    def preflight(self) -> None:
+        self.inner.preflight()
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    def __getattr__(self, name: str):  # the rest of the shared backend (calls, hits, its own knobs)
+        return getattr(self.inner, name)
