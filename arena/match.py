@@ -145,7 +145,7 @@ def backend_used(match: MatchSpec, agents: dict[str, Agent], asked: dict[str, tu
             continue
         before = asked[kind][1] if asked[kind][0] == id(backend) else 0
         if _model_calls(agents[kind])[1] > before and not backend.is_scripted:
-            model = (spec.model or "") if backend.kind == spec.kind else str(backend.model or "")
+            model = (spec.model or str(backend.model or "")) if backend.kind == spec.kind else str(backend.model or "")
             used |= {f"{kind}_backend": backend.kind, f"{kind}_model": model}
         else:
             used |= {f"{kind}_backend": "scripted", f"{kind}_model": ""}

@@ -34,7 +34,7 @@ class IQLConfig:
     batch: int = 256
     hidden: int = 256
     expectile: float = 0.7
-    beta: float = 10.0  # the paper's 3 gave a flatter policy that won less when sampled (see README)
+    beta: float = 10.0  # the paper's 3 gave a flatter policy that won less when sampled (see docs/papers/emodistill.md)
     gamma: float = 0.99
     lr: float = 3e-4
     polyak: float = 0.005
