@@ -6,14 +6,13 @@ See docs/guides/human-study.md for every key.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from agents import AgentSpec, get_entry, load_plugins
 from agents.llm import ConfigError
-from arena.spec import TournamentSpec, _agent_from_table, check_parameters, check_types, resolve_backends
+from arena.spec import TournamentSpec, _agent_from_table, check_parameters, check_types, read_toml, resolve_backends
 from arena.study.questions import (Question, Questionnaire, check_keys, parse_question, parse_questionnaire, strings,
                                    typed)
 from envs import COUNTERPART, DOMAINS, FOCAL, load_scenarios
@@ -119,22 +118,6 @@ class StudySpec:
         return next(c for c in self.conditions if c.id == cid)
 
 
-def _read(path: Path) -> tuple[dict[str, Any], str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        return tomllib.loads(text), text
-    except FileNotFoundError:
-        raise ConfigError(f"study file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"study file {path} is a directory; give a .toml file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"study file {path} is not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(f"study file {path}: cannot read it ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"study file {path} is not valid TOML: {exc}") from None
-
-
 def _play(data: dict[str, Any], where: str) -> TournamentSpec:
     check_keys(data, PLAY_KEYS, where)
     check_types(data, where)
@@ -216,7 +199,7 @@ def load_study(path: str | Path) -> StudySpec:
     """Read and check a study file; a ConfigError names the first problem."""
     load_plugins()
     path = Path(path)
-    data, text = _read(path)
+    data, text = read_toml(path, "study file")
     where = f"study file {path}"
     unknown = sorted(set(data) - TOP)
     if unknown:
