@@ -173,6 +173,21 @@ def outcome_record(match: MatchSpec, env: NegotiationEnv, agents: dict[str, Agen
     return record
 
 
+MODEL_USE = ("requests", "cache_hits", "retries", "transport_retries", "rate_limited", "malformed", "fallbacks",
+             "prompt_tokens", "completion_tokens", "oversized")  # CallStats counters an attempt spends
+
+
+def model_use(agents: dict[str, Agent]) -> dict[str, int]:
+    """What the agents' model use has cost in the current attempt (record keys)."""
+    return {f"{kind}_{k}": int(getattr(_stats(agents[kind]), k, 0) or 0) for kind in ROLE_KINDS for k in MODEL_USE}
+
+
+def with_earlier_attempts(record: dict[str, Any], earlier: dict[str, int]) -> dict[str, Any]:
+    """The record with the model use of failed earlier attempts added, so every request and re-send a
+    match cost is counted."""
+    return record | {key: int(record.get(key) or 0) + spent for key, spent in earlier.items()}
+
+
 def error_record(match: MatchSpec, error: str, attempts: int,
                  agents: dict[str, Agent] | None = None) -> dict[str, Any]:
     """The row for a match that failed every attempt: no outcome, never a loss for either side; the

@@ -9,7 +9,7 @@ from typing import Iterator
 from agents import Agent, load_plugins, make_agent
 from agents.llm import ConfigError, HostUnavailable, transport
 from arena.lanes import Lane
-from arena.match import error_record, play
+from arena.match import error_record, model_use, play, with_earlier_attempts
 from arena.schedule import MatchSpec
 from arena.storage import Result, RunStore
 from envs import COUNTERPART, FOCAL, NegotiationEnv, get_scenario
@@ -54,18 +54,21 @@ def play_match(match: MatchSpec, agents: dict[str, Agent], settings: PlaySetting
     """One match, retried up to ``settings.retries`` times; a match that fails every attempt is
     recorded as errored (never a loss for either side). Host loss and usage errors propagate."""
     scenario = get_scenario(match.domain, match.scenario_id)
-    error = ""
+    error, earlier = "", dict.fromkeys(model_use(agents), 0)  # what failed attempts spent, kept in the record
     for attempt in range(1, settings.retries + 2):
         try:
             with transport.deadline(settings.timeout_s):
                 record, transcript = play(match, scenario, agents, _env(match, settings), settings.timeout_s)
             record["attempts"] = attempt
-            return RunStore.encode(record, transcript)
+            return RunStore.encode(with_earlier_attempts(record, earlier), transcript)
         except (ConfigError, HostUnavailable, transport.Stopped):
             raise
         except Exception as exc:  # a failed match is recorded, never a loss for either side
             error = f"{type(exc).__name__}: {exc}"
-    return RunStore.encode(error_record(match, error, settings.retries + 1, agents), [])
+            if attempt <= settings.retries:
+                earlier = {key: earlier[key] + spent for key, spent in model_use(agents).items()}
+    record = error_record(match, error, settings.retries + 1, agents)
+    return RunStore.encode(with_earlier_attempts(record, earlier), [])
 
 
 def play_lane(lane: Lane, settings: PlaySettings) -> Iterator[LaneEvent]:

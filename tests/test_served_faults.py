@@ -138,6 +138,7 @@ def test_a_poison_request_errors_its_matches_and_the_run_goes_on(fresh, tmp_path
     bad = table[table["error"].notna()]
     assert set(bad["scenario"]) == {poisoned.id} and len(bad) == 2  # both of its matches, nothing else
     assert bad["error"].str.contains("while answering others").all()
+    assert (bad["focal_transport_retries"] == 2 * 4).all()  # both attempts' re-sends, though each call failed
     assert table[table["scenario"] != poisoned.id]["error"].isna().all()
 
 

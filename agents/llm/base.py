@@ -9,7 +9,11 @@ from typing import Any
 
 
 class BackendError(RuntimeError):
-    """A model call failed after its retries (transport errors, timeouts, server errors)."""
+    """A model call failed after its retries (transport errors, timeouts, server errors); it says
+    what the call spent, so the match still counts it."""
+
+    retries: int = 0  # re-sends the failed call made
+    rate_limited: int = 0  # times it waited on a full server
 
 
 class HostUnavailable(BackendError):

@@ -129,9 +129,19 @@ class ServedBackend(Backend):
         return Attempt(failure=failure)
 
     async def _exchange(self, payload: dict[str, Any], until: float) -> tuple[Reply, int, int]:
-        """Send until a reply comes; returns it with the retries and rate-limit waits it took."""
+        """Send until a reply comes; returns it with the retries and rate-limit waits it took (a call
+        that fails says what it spent in its BackendError)."""
+        spent = [0, 0]
+        try:
+            return await self._send_until_reply(payload, until, spent)
+        except BackendError as exc:
+            exc.retries, exc.rate_limited = spent
+            raise
+
+    async def _send_until_reply(self, payload: dict[str, Any], until: float, spent: list[int]) -> tuple[Reply, int, int]:
         started, retries, waits, failures = time.monotonic(), 0, 0, 0
         while True:
+            spent[:] = retries, waits
             attempt = await self._attempt(payload, until)
             reply, failure = self._judge(attempt)
             if reply is not None:

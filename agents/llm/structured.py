@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, TypeVar
 
-from agents.llm.base import Backend, ChatRequest, Completion, GenerationOptions, parse_json_object
+from agents.llm.base import Backend, BackendError, ChatRequest, Completion, GenerationOptions, parse_json_object
 from envs import MOVES, Action, Domain, sanitize_message
 
 T = TypeVar("T")
@@ -100,7 +100,12 @@ def request_structured(backend: Backend, messages: list[dict[str, str]], schema:
     history = list(messages)
     for attempt in range(max_retries + 1):
         request = ChatRequest(tuple(history), schema, options.with_seed(options.seed + attempt), hints or {})
-        completion = backend.complete(request)
+        try:
+            completion = backend.complete(request)
+        except BackendError as exc:  # the call failed: what it spent still counts
+            stats.transport_retries += exc.retries
+            stats.rate_limited += exc.rate_limited
+            raise
         stats.record(completion)
         result, error = validate(completion)
         if result is not None:
