@@ -100,9 +100,16 @@ def test_the_cap_holds_across_two_ray_nodes_and_the_table_is_the_same(tmp_path):
     pd.testing.assert_frame_equal(_table_of(spread), _table_of(local))
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as at a terminal: a suite started in the background by a non-interactive shell hands its
+    children SIGINT ignored, and Python then raises no KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _arena(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "arena.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
 
 
 def _served_args(url: str, out: Path, cap: int, scenarios: int = 20, agents=AGENTS, repeats: int = 1) -> list[str]:
