@@ -17,6 +17,7 @@ from arena.lanes import Capacity, Lane
 from arena.worker import LaneEvent, PlaySettings, play_lane
 
 GAUGE_EVERY_S = 1.0
+BATCH_S = 0.05  # a Ray worker sends a lane's finished matches together at most this often: Ray's cost is per object
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,22 @@ class LaneWorker:
         self.settings = settings
 
     def play(self, lane: Lane):
-        yield from play_lane(lane, self.settings)
+        """The lane's events in lists: what finished within BATCH_S goes back as one object (a slow match,
+        a served one, goes alone); what finished before a failure still goes back before it."""
+        batch: list[LaneEvent] = []
+        since = time.monotonic()
+        try:
+            for event in play_lane(lane, self.settings):
+                batch.append(event)
+                if time.monotonic() - since >= BATCH_S:
+                    yield batch
+                    batch, since = [], time.monotonic()
+        except Exception:  # not GeneratorExit: a closed stream sends nothing more
+            if batch:
+                yield batch
+            raise
+        if batch:
+            yield batch
 
     def gauges(self) -> dict[str, int]:
         return transport.gauges()
@@ -100,7 +116,7 @@ class LaneWorker:
 
 class RayExecutor:
     """Lanes on ``len(capacities)`` Ray actors, spread over the cluster's nodes; each actor's events
-    stream back match by match (Ray generators)."""
+    stream back as they finish (Ray generators, a few matches to an object when matches are quick)."""
 
     def __init__(self, capacities: list[Capacity], settings: PlaySettings):
         import ray
@@ -130,7 +146,7 @@ class RayExecutor:
         for stream in ready:
             token = self.streams[stream]
             try:
-                found.append((token, self.ray.get(next(stream))))
+                found.extend((token, event) for event in self.ray.get(next(stream)))
             except StopIteration:
                 found.append((token, LaneEnded()))
                 del self.streams[stream]
