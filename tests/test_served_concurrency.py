@@ -4,6 +4,7 @@ cap, worker count or resume, and the servers' cache reuse recorded."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,14 +79,19 @@ def _table_of(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.ray
 @pytest.mark.timeout(300)
-def test_the_cap_holds_across_two_ray_nodes_and_the_table_is_the_same(tmp_path):
+def test_the_cap_holds_across_two_ray_nodes_and_the_table_is_the_same(tmp_path, monkeypatch):
     from arena.ray_local import loopback_only
 
     loopback_only()  # before the nodes start: every node and its processes on 127.0.0.1
     from ray.cluster_utils import Cluster
 
+    # Cluster writes the head's address to $RAY_TMPDIR/ray/ray_current_cluster without creating
+    # the folder: on a fresh machine /tmp/ray does not exist, so give it one of this test's own.
+    short = tempfile.mkdtemp(prefix="ar", dir="/tmp")
+    os.makedirs(os.path.join(short, "ray"))
+    monkeypatch.setenv("RAY_TMPDIR", short)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                            "temp_dir": tempfile.mkdtemp(prefix="ar", dir="/tmp")})
+                                                            "temp_dir": short})
     cluster.add_node(num_cpus=1)
     try:
         with LatencyServer(latency=0.2) as server:
@@ -96,6 +102,7 @@ def test_the_cap_holds_across_two_ray_nodes_and_the_table_is_the_same(tmp_path):
         addresses = [node.node_ip_address for node in cluster.list_all_nodes()]
     finally:
         cluster.shutdown()
+        shutil.rmtree(short, ignore_errors=True)
     assert addresses == ["127.0.0.1"] * 2 and stats["peak"] == 4, (addresses, stats)
     pd.testing.assert_frame_equal(_table_of(spread), _table_of(local))
 
