@@ -94,7 +94,9 @@ class LaneWorker:
 
     def play(self, lane: Lane):
         """The lane's events in lists: what finished within BATCH_S goes back as one object (a slow match,
-        a served one, goes alone); what finished before a failure still goes back before it."""
+        a served one, goes alone); what finished before a failure still goes back before it. A list is
+        sent when an event arrives, so a quick match can wait for the next match of its lane (at most
+        one match, bounded by ``match_timeout``); a kill in between replays it, with the same result."""
         batch: list[LaneEvent] = []
         since = time.monotonic()
         try:
