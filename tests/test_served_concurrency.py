@@ -80,14 +80,14 @@ def _table_of(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.ray
 @pytest.mark.timeout(300)
 def test_the_cap_holds_across_two_ray_nodes_and_the_table_is_the_same(tmp_path, monkeypatch):
-    from arena.ray_local import loopback_only
+    from arena.ray_local import TEMP_ROOT, loopback_only
 
     loopback_only()  # before the nodes start: every node and its processes on 127.0.0.1
     from ray.cluster_utils import Cluster
 
     # Cluster writes the head's address to $RAY_TMPDIR/ray/ray_current_cluster without creating
     # the folder: on a fresh machine /tmp/ray does not exist, so give it one of this test's own.
-    short = tempfile.mkdtemp(prefix="ar", dir="/tmp")
+    short = tempfile.mkdtemp(prefix="ar", dir=TEMP_ROOT)
     os.makedirs(os.path.join(short, "ray"))
     monkeypatch.setenv("RAY_TMPDIR", short)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
